@@ -1,0 +1,3 @@
+module github.com/bulwarkai/bulwark
+
+go 1.26.8

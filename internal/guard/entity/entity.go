@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package entity
+
+import (
+	"cmp"
+	"slices"
+)
+
+// Finding is one detected value. Start and End are byte offsets into the
+// scanned string (text[Start:End] is the value) and always fall on UTF-8
+// boundaries. Type is an upper-case entity name such as "EMAIL" or "JWT";
+// the redactor uses it verbatim in placeholders like [EMAIL_1].
+type Finding struct {
+	Start, End int
+	Type       string
+}
+
+// Len returns the length of the finding in bytes.
+func (f Finding) Len() int { return f.End - f.Start }
+
+// Detector finds entities in text.
+//
+// Implementations must be safe for concurrent use: one Detector is built
+// at configuration time and shared by every request.
+type Detector interface {
+	// Find appends the findings in text to dst and returns the extended
+	// slice. It reuses dst's spare capacity so that a caller which keeps
+	// one buffer per request does not allocate on clean text. The appended
+	// findings are sorted by Start and do not overlap.
+	Find(text string, dst []Finding) []Finding
+
+	// Types returns the entity types the detector was configured to report.
+	Types() []string
+
+	// MaxLen bounds, in bytes, the window of text that decides any single
+	// finding: the value itself plus whatever context before or after it
+	// the detector inspects (for instance a "phone:" label or a "version"
+	// keyword). A streaming caller that re-scans the last MaxLen bytes it
+	// has already seen together with each new chunk, and treats findings
+	// that end within MaxLen bytes of the end of its buffer as provisional,
+	// gets the same findings as a scan of the whole text.
+	MaxLen() int
+}
+
+// Merge resolves overlaps among findings that may come from several
+// detectors. Among overlapping findings the longest wins; between equally
+// long ones the earliest wins; between identical ranges the one that comes
+// first in fs wins (so callers order detectors by preference). The result
+// is sorted by Start and reuses fs's backing array; fs is clobbered.
+//
+// Merge works cluster by cluster (a run of transitively overlapping
+// findings), so its cost is O(n log n) plus the square of the largest
+// cluster, which in practice is a handful of findings.
+func Merge(fs []Finding) []Finding {
+	if len(fs) < 2 {
+		return fs
+	}
+	// Stable so that identical ranges keep the caller's preference order.
+	slices.SortStableFunc(fs, func(a, b Finding) int { return cmp.Compare(a.Start, b.Start) })
+	out := 0
+	for i := 0; i < len(fs); {
+		// Find the cluster fs[i:j]: everything reachable by overlap.
+		j, end := i+1, fs[i].End
+		for j < len(fs) && fs[j].Start < end {
+			end = max(end, fs[j].End)
+			j++
+		}
+		if j == i+1 {
+			fs[out] = fs[i]
+			out++
+			i = j
+			continue
+		}
+		cl := fs[i:j]
+		slices.SortStableFunc(cl, func(a, b Finding) int {
+			if c := cmp.Compare(b.Len(), a.Len()); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.Start, b.Start)
+		})
+		kept := 0
+		for _, f := range cl {
+			ok := true
+			for _, k := range cl[:kept] {
+				if f.Start < k.End && k.Start < f.End {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				cl[kept] = f
+				kept++
+			}
+		}
+		slices.SortFunc(cl[:kept], func(a, b Finding) int { return cmp.Compare(a.Start, b.Start) })
+		// out <= i, so copying forward never overwrites unread findings.
+		out += copy(fs[out:], cl[:kept])
+		i = j
+	}
+	return fs[:out]
+}
+
+// Combine returns a Detector that runs ds in order and merges their
+// findings with Merge, so earlier detectors win ties on identical ranges.
+func Combine(ds ...Detector) Detector {
+	return combined(slices.Clone(ds))
+}
+
+type combined []Detector
+
+func (c combined) Find(text string, dst []Finding) []Finding {
+	n := len(dst)
+	for _, d := range c {
+		dst = d.Find(text, dst)
+	}
+	merged := Merge(dst[n:])
+	return dst[:n+len(merged)]
+}
+
+func (c combined) Types() []string {
+	var ts []string
+	for _, d := range c {
+		for _, t := range d.Types() {
+			if !slices.Contains(ts, t) {
+				ts = append(ts, t)
+			}
+		}
+	}
+	return ts
+}
+
+func (c combined) MaxLen() int {
+	m := 0
+	for _, d := range c {
+		m = max(m, d.MaxLen())
+	}
+	return m
+}

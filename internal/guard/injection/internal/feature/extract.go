@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package feature
+
+import (
+	"unicode/utf8"
+)
+
+// Config fixes the feature space and how a text is cut into scoring windows.
+// It is stored in the model file, so a model always runs with the features it
+// was trained on.
+type Config struct {
+	// Bits is log2 of the number of hash buckets (weights).
+	Bits uint8
+	// CharMin and CharMax bound the character n-grams, in runes, taken
+	// inside each word with boundary markers ("<ign", "ore>"). Character
+	// n-grams carry the model across languages and spelling variants.
+	CharMin, CharMax uint8
+	// Window is the number of tokens in a scoring window and Stride the step
+	// between windows. Scoring the worst window rather than the whole text
+	// keeps an instruction hidden in a long document from being averaged
+	// away.
+	Window, Stride uint16
+}
+
+// Validate reports whether c describes a usable feature space.
+func (c Config) Validate() error {
+	switch {
+	case c.Bits < 10 || c.Bits > 24:
+		return errorf("bits %d out of range [10,24]", c.Bits)
+	case c.CharMin < 1 || c.CharMax < c.CharMin || c.CharMax > 8:
+		return errorf("char n-gram range [%d,%d] invalid (want 1 <= min <= max <= 8)", c.CharMin, c.CharMax)
+	case c.Window < 1 || c.Stride < 1 || c.Stride > c.Window:
+		return errorf("window %d / stride %d invalid (want 1 <= stride <= window)", c.Window, c.Stride)
+	}
+	return nil
+}
+
+// Buf receives the features of one text. Reuse it across calls: extraction
+// does not allocate once it has grown.
+type Buf struct {
+	// Idx holds the bucket of every feature, token by token.
+	Idx []uint32
+	// TokEnd[t] is len(Idx) after token t: the features of token t are
+	// Idx[TokEnd[t-1]:TokEnd[t]].
+	TokEnd []int32
+	word   []byte
+	offs   []int32
+}
+
+// Span is a half-open range of tokens.
+type Span struct{ Start, End int }
+
+// Seeds keep the feature kinds apart in the shared hash space.
+const (
+	seedWord   uint32 = 0x9e3779b1
+	seedBigram uint32 = 0x85ebca77
+	seedChar   uint32 = 0xc2b2ae3d
+	seedNum    uint32 = 0x27d4eb2f
+	fnvPrime   uint32 = 16777619
+)
+
+// Extract fills b with the features of text, which must be normalised
+// (tokens separated by single spaces).
+func (c Config) Extract(b *Buf, text []byte) {
+	b.Idx = b.Idx[:0]
+	b.TokEnd = b.TokEnd[:0]
+	shift := 32 - uint32(c.Bits)
+	var prev uint32
+	havePrev := false
+	for i := 0; i < len(text); {
+		if text[i] == ' ' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(text) && text[j] != ' ' {
+			j++
+		}
+		tok := text[i:j]
+		i = j
+
+		var h uint32
+		if isNumber(tok) {
+			// Numbers are mostly noise (dates, amounts); their length is not.
+			h = mix(seedNum ^ uint32(min(len(tok), 8)))
+		} else {
+			h = mix(hashBytes(seedWord, tok))
+		}
+		b.Idx = append(b.Idx, bucket(h, shift))
+		if havePrev {
+			b.Idx = append(b.Idx, bucket(mix(seedBigram^(prev*fnvPrime)^h), shift))
+		}
+		prev, havePrev = h, true
+		if hasLetter(tok) && len(tok) > 1 {
+			c.charGrams(b, tok, shift)
+		}
+		b.TokEnd = append(b.TokEnd, int32(len(b.Idx)))
+	}
+}
+
+// charGrams appends the character n-grams of "<tok>".
+func (c Config) charGrams(b *Buf, tok []byte, shift uint32) {
+	b.word = append(append(append(b.word[:0], 0x02), tok...), 0x03)
+	b.offs = b.offs[:0]
+	for k := 0; k < len(b.word); {
+		b.offs = append(b.offs, int32(k))
+		_, size := utf8.DecodeRune(b.word[k:])
+		k += size
+	}
+	b.offs = append(b.offs, int32(len(b.word)))
+	runes := len(b.offs) - 1
+	lo, hi := int(c.CharMin), int(c.CharMax)
+	for s := 0; s < runes; s++ {
+		h := seedChar
+		for n := 1; n <= hi && s+n <= runes; n++ {
+			for _, ch := range b.word[b.offs[s+n-1]:b.offs[s+n]] {
+				h = (h ^ uint32(ch)) * fnvPrime
+			}
+			if n >= lo {
+				b.Idx = append(b.Idx, bucket(h^uint32(n)<<24, shift))
+			}
+		}
+	}
+}
+
+// Windows appends the token spans scored for a text of n tokens: one span if
+// the text fits a window, else windows every Stride tokens with the last one
+// aligned to the end.
+func (c Config) Windows(dst []Span, n int) []Span {
+	w, s := int(c.Window), int(c.Stride)
+	if n <= w {
+		return append(dst, Span{0, n})
+	}
+	start := 0
+	for ; start+w < n; start += s {
+		dst = append(dst, Span{start, start + w})
+	}
+	return append(dst, Span{n - w, n})
+}
+
+func hashBytes(h uint32, b []byte) uint32 {
+	for _, c := range b {
+		h = (h ^ uint32(c)) * fnvPrime
+	}
+	return h
+}
+
+// bucket maps a hash to one of 1<<(32-shift) buckets by Fibonacci hashing,
+// which takes the well-mixed high bits of the product.
+func bucket(h, shift uint32) uint32 { return (h * 0x9E3779B1) >> shift }
+
+// mix is the murmur3 finaliser; FNV alone spreads short keys poorly over the
+// low bits that the bucket mask keeps.
+func mix(h uint32) uint32 {
+	h ^= h >> 16
+	h *= 0x85ebca6b
+	h ^= h >> 13
+	h *= 0xc2b2ae35
+	h ^= h >> 16
+	return h
+}
+
+func isNumber(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// hasLetter reports whether tok has anything besides ASCII punctuation and
+// digits; punctuation runs get no character n-grams.
+func hasLetter(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 || c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
+}

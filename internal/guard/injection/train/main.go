@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: Apache-2.0
+
+// Command train builds the prompt-injection classifier's model file.
+//
+//	go run ./internal/guard/injection/train -data /work/shared/data/guard \
+//	    -out internal/guard/injection/model.bin [-heldout /tmp/guard-heldout]
+//
+// It reads the public datasets in -data and the hand-written cases in
+// -extra/train, holds out whole sources, templates, languages and
+// near-duplicate clusters (see assignSplits), fits a logistic regression,
+// picks the decision threshold on a validation split of the training
+// sources, and writes the model. With -heldout it also writes the held-out
+// rows there (never into the repository: they are derived from the public
+// data) and prints the evaluation on them. The run is deterministic for a
+// given -seed.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/bulwarkai/bulwark/internal/guard/injection"
+	"github.com/bulwarkai/bulwark/internal/guard/injection/internal/feature"
+	"github.com/bulwarkai/bulwark/internal/guard/injection/internal/textnorm"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "train:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	data, extra, out, heldout, date string
+	seed                            uint64
+	cfg                             feature.Config
+	epochs                          int
+	lr, l2, targetFPR               float64
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.StringVar(&o.data, "data", "/work/shared/data/guard", "directory of public *.jsonl datasets")
+	fs.StringVar(&o.extra, "extra", "internal/guard/injection/testdata", "directory with hand-written train/ and heldout/ *.jsonl")
+	fs.StringVar(&o.out, "out", "", "model file to write (required)")
+	fs.StringVar(&o.heldout, "heldout", "", "if set, write held-out rows to this directory and evaluate on them")
+	fs.StringVar(&o.date, "date", "2026-11-22", "date recorded in the model's provenance")
+	fs.Uint64Var(&o.seed, "seed", 1, "seed for splits and shuffling")
+	bits := fs.Uint("bits", 20, "log2 hash buckets")
+	cmin := fs.Uint("char-min", 3, "shortest character n-gram")
+	cmax := fs.Uint("char-max", 5, "longest character n-gram")
+	window := fs.Uint("window", 64, "tokens per scoring window")
+	stride := fs.Uint("stride", 16, "tokens between windows")
+	fs.IntVar(&o.epochs, "epochs", 8, "training epochs")
+	fs.Float64Var(&o.lr, "lr", 0.1, "AdaGrad learning rate")
+	fs.Float64Var(&o.l2, "l2", 1e-5, "L2 penalty on touched weights")
+	fs.Float64Var(&o.targetFPR, "target-fpr", 0.005, "false-positive rate on validation benign rows that fixes the threshold")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if o.out == "" {
+		return o, errors.New("-out is required")
+	}
+	o.cfg = feature.Config{Bits: uint8(*bits), CharMin: uint8(*cmin), CharMax: uint8(*cmax), Window: uint16(*window), Stride: uint16(*stride)}
+	if err := o.cfg.Validate(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// groupMultiplier raises the weight of the few rows that teach the hard
+// cases: hand-written attacks and hard benign prompts, and WildGuard's
+// adversarial-but-benign prompts.
+var groupMultiplier = map[string]float64{
+	"handwritten":            3,
+	"handwritten_attack":     3,
+	"benign_wildguard.jsonl": 2,
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	rows, err := readJSONL(o.data)
+	if err != nil {
+		return err
+	}
+	for _, sub := range []string{"train", "heldout"} {
+		extra, err := readJSONL(filepath.Join(o.extra, sub))
+		if err != nil {
+			return err
+		}
+		for _, r := range extra {
+			r.file = sub + "/" + r.file
+		}
+		rows = append(rows, extra...)
+	}
+	assignSplits(o.seed, rows)
+	printSplits(stdout, rows)
+
+	// Weight rows so that every group contributes in proportion to the
+	// square root of its size, and both classes equally: thousands of
+	// templated rows must not drown a few hundred varied ones.
+	count := map[string]int{}
+	for _, r := range rows {
+		if r.split == splitTrain {
+			count[r.group]++
+		}
+	}
+	weight := func(r *row) float64 {
+		m := groupMultiplier[r.group]
+		if m == 0 {
+			m = 1
+		}
+		return m / math.Sqrt(float64(count[r.group]))
+	}
+	var posW, negW float64
+	var nTrain int
+	for _, r := range rows {
+		if r.split != splitTrain {
+			continue
+		}
+		nTrain++
+		if r.positive() {
+			posW += weight(r)
+		} else {
+			negW += weight(r)
+		}
+	}
+	var exp textnorm.Expander
+	var buf feature.Buf
+	var exs []example
+	for _, r := range rows {
+		if r.split != splitTrain {
+			continue
+		}
+		ex := example{inst: featurize(o.cfg, &exp, &buf, r.Text)}
+		w := weight(r) * float64(nTrain) / 2
+		if r.positive() {
+			ex.y, ex.weight = 1, float32(w/posW)
+		} else {
+			ex.weight = float32(w / negW)
+		}
+		exs = append(exs, ex)
+	}
+	rng := rand.New(rand.NewPCG(o.seed, o.seed^0x5eed))
+	tr := newTrainer(o.cfg.Bits, o.lr, o.l2)
+	tr.fit(exs, o.epochs, rng)
+	q, scale := tr.quantize()
+	params := &feature.Params{Config: o.cfg, Bias: float32(tr.bias), Threshold: 0.5, Scale: scale, Weights: q}
+
+	// The threshold is set on validation rows from the training sources,
+	// scored by the real runtime code path.
+	model, err := load(params)
+	if err != nil {
+		return err
+	}
+	var negScores, posScores []float64
+	for _, r := range rows {
+		if r.split != splitVal {
+			continue
+		}
+		if s := model.Score(r.Text); r.positive() {
+			posScores = append(posScores, s)
+		} else {
+			negScores = append(negScores, s)
+		}
+	}
+	threshold := chooseThreshold(negScores, o.targetFPR)
+	params.Threshold = float32(threshold)
+	fmt.Fprintf(stdout, "validation: %d benign, %d attacks; threshold %.4f (target FPR %.3f) gives FPR %.4f, recall %.4f\n",
+		len(negScores), len(posScores), threshold, o.targetFPR, rateAbove(negScores, threshold), rateAbove(posScores, threshold))
+	params.Meta = provenance(o, rows, threshold)
+	data, err := params.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, data, 0o644); err != nil {
+		return fmt.Errorf("writing model: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", o.out, len(data))
+	if o.heldout == "" {
+		return nil
+	}
+	model, err = injection.Load(data)
+	if err != nil {
+		return err
+	}
+	files, err := writeHeldOut(o.heldout, rows)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nheld-out evaluation (sources, templates, languages and clusters never trained or tuned on):")
+	if _, err := injection.Evaluate(ctx, model, files, 0, stdout); err != nil {
+		return err
+	}
+	return nil
+}
+
+func load(p *feature.Params) (*injection.Model, error) {
+	data, err := p.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return injection.Load(data)
+}
+
+// chooseThreshold returns the lowest threshold at which at most targetFPR of
+// the benign validation scores reach it.
+func chooseThreshold(neg []float64, targetFPR float64) float64 {
+	s := slices.Clone(neg)
+	sort.Sort(sort.Reverse(sort.Float64Slice(s)))
+	k := int(targetFPR * float64(len(s)))
+	if k >= len(s) {
+		return 0.5
+	}
+	t := math.Nextafter(s[k], 2)
+	return min(max(t, 0.05), 0.95)
+}
+
+func rateAbove(scores []float64, t float64) float64 {
+	n := 0
+	for _, s := range scores {
+		if s >= t {
+			n++
+		}
+	}
+	if len(scores) == 0 {
+		return 0
+	}
+	return float64(n) / float64(len(scores))
+}
+
+func printSplits(w io.Writer, rows []*row) {
+	type key struct{ group, split string }
+	counts := map[key]int{}
+	names := []string{"train", "val", "test", "drop"}
+	for _, r := range rows {
+		g := r.group
+		if r.split == splitTest {
+			g = r.heldGroup
+		}
+		counts[key{g + " (" + r.Label + ")", names[r.split]}]++
+	}
+	var keys []key
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b key) int { return strings.Compare(a.group+a.split, b.group+b.split) })
+	for _, k := range keys {
+		if k.split != "drop" {
+			fmt.Fprintf(w, "%-6s %6d  %s\n", k.split, counts[k], k.group)
+		}
+	}
+}
+
+// provenance records what the model was trained on, for MODEL.md and for
+// anyone holding only the binary.
+func provenance(o options, rows []*row, threshold float64) string {
+	licenses := map[string]map[string]bool{}
+	trainRows := map[string]int{}
+	for _, r := range rows {
+		if r.split != splitTrain && r.split != splitVal {
+			continue
+		}
+		trainRows[r.file]++
+		if licenses[r.file] == nil {
+			licenses[r.file] = map[string]bool{}
+		}
+		licenses[r.file][r.License] = true
+	}
+	var files []string
+	for f := range trainRows {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	var b strings.Builder
+	fmt.Fprintf(&b, "bulwark prompt-injection classifier, trained %s\n", o.date)
+	fmt.Fprintf(&b, "command: go run ./internal/guard/injection/train -data %s -out %s -seed %d\n", o.data, o.out, o.seed)
+	fmt.Fprintf(&b, "config: %+v epochs=%d lr=%g l2=%g target-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.lr, o.l2, o.targetFPR, threshold)
+	for _, f := range files {
+		var ls []string
+		for l := range licenses[f] {
+			ls = append(ls, l)
+		}
+		sort.Strings(ls)
+		fmt.Fprintf(&b, "data: %s rows=%d license=%s\n", f, trainRows[f], strings.Join(ls, " | "))
+	}
+	return b.String()
+}
+
+// writeHeldOut writes each held-out group as JSONL and returns the paths.
+func writeHeldOut(dir string, rows []*row) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("writing held-out data: %w", err)
+	}
+	byGroup := map[string][]*row{}
+	for _, r := range rows {
+		if r.split == splitTest {
+			byGroup[r.heldGroup] = append(byGroup[r.heldGroup], r)
+		}
+	}
+	var files []string
+	for g, rs := range byGroup {
+		name := filepath.Join(dir, g+".jsonl")
+		f, err := os.Create(name)
+		if err != nil {
+			return nil, fmt.Errorf("writing held-out data: %w", err)
+		}
+		enc := json.NewEncoder(f)
+		for _, r := range rs {
+			if err := enc.Encode(r); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("writing %s: %w", name, err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", name, err)
+		}
+		files = append(files, name)
+	}
+	sort.Strings(files)
+	return files, nil
+}

@@ -213,6 +213,11 @@ type Route struct {
 	// identity may use any model. When set, the first matching rule
 	// decides and no match is a deny (403).
 	Access []AccessRule `json:"access,omitempty"`
+	// StreamUsage asks streaming upstreams for a final usage chunk
+	// (stream_options.include_usage) so streamed tokens are counted; the
+	// chunk is removed again if the client did not ask for it. Default
+	// true; set false for upstreams that reject stream_options.
+	StreamUsage *bool `json:"streamUsage,omitempty"`
 	// MaxOutputTokens caps max_tokens (and sets it when the client did not),
 	// rewriting the request so the upstream enforces it. 0 = no cap.
 	MaxOutputTokens int `json:"maxOutputTokens,omitempty"`

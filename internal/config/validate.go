@@ -84,6 +84,10 @@ func (c *Config) applyDefaults() {
 			r.MaxRequestBytes = defaultMaxRequestBytes
 		}
 		setDur(&r.Timeout, defaultRouteTimeout)
+		if r.StreamUsage == nil {
+			t := true
+			r.StreamUsage = &t
+		}
 		r.applyFeatureDefaults()
 	}
 	if c.Audit.Prompts == "" {

@@ -41,7 +41,7 @@ var usageKey = []byte(`"usage"`)
 // skips decoding entirely when the payload cannot contain usage, so it is
 // cheap to call on every streamed chunk.
 func UsageFromJSON(b []byte) (Usage, bool) {
-	if !bytes.Contains(b, usageKey) {
+	if !hasUsageObject(b) {
 		return Usage{}, false
 	}
 	var d usageDoc
@@ -86,4 +86,52 @@ func IsUsageOnlyChunk(b []byte) bool {
 		return false
 	}
 	return len(c.Choices) == 0 && len(c.Usage) > 0 && string(c.Usage) != "null"
+}
+
+// hasUsageObject reports whether b has a "usage" key whose value is an
+// object; streams repeat "usage":null on every chunk, and those must not
+// cost a decode.
+func hasUsageObject(b []byte) bool {
+	for {
+		i := bytes.Index(b, usageKey)
+		if i < 0 {
+			return false
+		}
+		b = b[i+len(usageKey):]
+		j := 0
+		for j < len(b) && (b[j] == ' ' || b[j] == ':' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r') {
+			j++
+		}
+		if j < len(b) && b[j] == '{' {
+			return true
+		}
+	}
+}
+
+var deltaKeys = [][]byte{[]byte(`"content":"`), []byte(`"text":"`), []byte(`"delta":"`)}
+
+// EstimateDeltaTokens guesses the tokens carried by one stream chunk from
+// the length of its text (about four bytes a token for English, at least
+// one per chunk that carries text). It is used only when a stream ends
+// before the upstream reports usage.
+func EstimateDeltaTokens(chunk []byte) int64 {
+	for _, k := range deltaKeys {
+		i := bytes.Index(chunk, k)
+		if i < 0 {
+			continue
+		}
+		s := chunk[i+len(k):]
+		n := 0
+		for n < len(s) && s[n] != '"' {
+			if s[n] == '\\' {
+				n++
+			}
+			n++
+		}
+		if n == 0 {
+			return 0
+		}
+		return int64(max(1, (n+3)/4))
+	}
+	return 0
 }

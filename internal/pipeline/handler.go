@@ -136,6 +136,10 @@ func (p *Pipeline) serve(w *responseWriter, r *http.Request, rc *RequestContext)
 			return
 		}
 		rc.LLM = req
+		if req.Stream && route.StreamUsage && !req.IncludeUsage && (rc.API == llm.APIChat || rc.API == llm.APICompletions) {
+			rc.Edits.IncludeUsage = true
+			rc.StripUsageChunk = true
+		}
 	}
 
 	for _, s := range route.Stages {

@@ -35,6 +35,8 @@ type Route struct {
 	Timeout         time.Duration
 	Passthrough     bool
 	Anonymous       bool
+	// StreamUsage asks streaming upstreams for usage (see config.Route).
+	StreamUsage bool
 	// Authn runs before the body is read, so unauthenticated clients
 	// cannot make the gateway buffer anything.
 	Authn Stage

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package tokens
+
+import (
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/bulwarkai/bulwark/internal/llm"
+)
+
+// Per-piece costs, fitted on testdata/corpus.jsonl so that the estimate is
+// at or above the larger of the cl100k_base and o200k_base counts for
+// nearly every sample (see TestEstimateError). Costs are in thousandths of
+// a token so the arithmetic stays in integers.
+const (
+	// asciiWordShort letters or fewer make one token ("the", "gateway").
+	asciiWordShort = 6
+	// asciiExtra is charged per letter beyond asciiWordShort.
+	asciiExtra = 260
+	// latinExt is per letter of a word with non-ASCII Latin letters.
+	latinExt = 420
+	// cyrillic, greek: per letter.
+	cyrillic = 450
+	// arabic, hebrew: per letter.
+	semitic = 550
+	// brahmic scripts (Devanagari, Bengali, Tamil...), Thai and others.
+	other = 900
+	// han, kana: per character.
+	cjk = 1250
+	// hangul: per syllable.
+	hangul = 1150
+	// digits are grouped by at most three.
+	digitGroup = 3
+	// punct is per ASCII punctuation or symbol character in a run.
+	punct = 600
+	// symbol is per non-ASCII symbol (emoji, arrows, box drawing).
+	symbol = 2000
+)
+
+// Count estimates the BPE tokens of s.
+func Count(s string) int {
+	milli := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case isLetter(r):
+			n, j := word(s, i)
+			milli += n
+			i = j
+		case r >= '0' && r <= '9' || unicode.IsNumber(r):
+			j := i
+			digits := 0
+			for j < len(s) {
+				r2, sz := utf8.DecodeRuneInString(s[j:])
+				if !(r2 >= '0' && r2 <= '9' || unicode.IsNumber(r2)) {
+					break
+				}
+				digits++
+				j += sz
+			}
+			milli += (digits + digitGroup - 1) / digitGroup * 1000
+			i = j
+		case r == ' ' || r == '\t':
+			// A single space joins the next word; longer runs (indentation)
+			// are one token.
+			j := i
+			for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
+				j++
+			}
+			if j-i > 1 || j == len(s) || s[j] == '\n' || s[j] == '\r' {
+				milli += 1000
+			}
+			i = j
+		case r == '\n' || r == '\r' || unicode.IsSpace(r):
+			j := i
+			for j < len(s) {
+				r2, sz := utf8.DecodeRuneInString(s[j:])
+				if !unicode.IsSpace(r2) {
+					break
+				}
+				j += sz
+			}
+			milli += 1000
+			i = j
+		default:
+			// A run of punctuation and symbols: one token at least.
+			j := i
+			run := 0
+			for j < len(s) {
+				r2, sz := utf8.DecodeRuneInString(s[j:])
+				if isLetter(r2) || unicode.IsSpace(r2) || unicode.IsNumber(r2) {
+					break
+				}
+				if r2 < utf8.RuneSelf {
+					run += punct
+				} else {
+					run += symbol
+				}
+				j += sz
+			}
+			milli += max(run, 1000)
+			i = j
+		}
+		_ = size
+	}
+	return (milli + 999) / 1000
+}
+
+func isLetter(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Mc, r))
+}
+
+// word charges the letter run starting at i and returns its cost in
+// thousandths of a token and where it ends.
+func word(s string, i int) (int, int) {
+	ascii, cost, j := 0, 0, i
+	allASCII := true
+	for j < len(s) {
+		r, sz := utf8.DecodeRuneInString(s[j:])
+		if !isLetter(r) {
+			break
+		}
+		j += sz
+		switch {
+		case r < utf8.RuneSelf:
+			ascii++
+		case unicode.Is(unicode.Han, r) || unicode.Is(unicode.Hiragana, r) || unicode.Is(unicode.Katakana, r):
+			allASCII = false
+			cost += cjk
+		case unicode.Is(unicode.Hangul, r):
+			allASCII = false
+			cost += hangul
+		case unicode.Is(unicode.Latin, r):
+			allASCII = false
+			cost += latinExt
+		case unicode.Is(unicode.Cyrillic, r) || unicode.Is(unicode.Greek, r):
+			allASCII = false
+			cost += cyrillic
+		case unicode.Is(unicode.Arabic, r) || unicode.Is(unicode.Hebrew, r):
+			allASCII = false
+			cost += semitic
+		default:
+			allASCII = false
+			cost += other
+		}
+	}
+	if allASCII {
+		return 1000 + max(0, ascii-asciiWordShort)*asciiExtra, j
+	}
+	cost += ascii * latinExt
+	return max(cost, 1000), j
+}
+
+// ImageTokens is charged per image, file or audio part: the most a
+// high-detail image costs on OpenAI models (a 2048x768 tiling).
+const ImageTokens = 1105
+
+// overhead is per request: the assistant reply priming.
+const overhead = 3
+
+// Prompt estimates the prompt tokens of a parsed request whose body had
+// bodyLen bytes. Prompt texts are counted with Count; the rest of the body
+// (message framing, tool and function schemas, response formats) is
+// charged at one token per four bytes, which over-counts framing a little
+// and covers schemas the parser does not read.
+func Prompt(r *llm.Request, bodyLen int) int64 {
+	if r == nil {
+		return 0
+	}
+	n := int64(overhead + r.TokenInputs)
+	text := 0
+	for _, t := range r.Texts {
+		n += int64(Count(t.Value))
+		text += len(t.Value)
+	}
+	media := 0
+	for _, m := range r.Media {
+		media += len(m.URL)
+	}
+	n += int64(len(r.Media)) * ImageTokens
+	if rest := bodyLen - text - media; rest > 0 {
+		n += int64((rest + 3) / 4)
+	}
+	return n
+}

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package secrets
+
+import (
+	"bytes"
+	"strings"
+)
+
+// keyChar is what an assignment's key may be made of: identifiers, env
+// names, dotted config paths, header names and CLI flags.
+var keyChar = newClass("A-Za-z0-9_.-")
+
+// unquotedValue is what an unquoted value may be made of: printable ASCII
+// short of whitespace, quotes and the delimiters that end a value in code,
+// query strings, shell and config files.
+var unquotedValue = func() *charClass {
+	c := newClass("!-~")
+	for _, b := range []byte("\"'`,;&<>()[]{}\\") {
+		c[b>>6] &^= 1 << (b & 63)
+	}
+	return c
+}()
+
+// passwordKeys and secretKeys are suffixes of the normalised key (lower
+// case, with '_', '-' and '.' removed): DB_PASSWORD, --db-password and
+// spring.datasource.password all end in "password". Matching on the suffix
+// rather than anywhere keeps "password_hash", "tokenizer", "max_tokens" and
+// "secret_name" out.
+var passwordKeys = []string{"password", "passwd", "pwd", "passphrase", "passwort", "contrasena", "senha"}
+
+var secretKeys = []string{
+	"secret", "secretkey", "token", "apikey", "accesskey", "authkey", "privatekey",
+	"credential", "credentials", "apitoken", "accesstoken", "authtoken", "refreshtoken",
+	"bearertoken", "sessiontoken", "signingkey", "encryptionkey", "masterkey", "clientsecret",
+	"webhooksecret", "appsecret", "consumersecret", "secretaccesskey", "sharedkey",
+}
+
+// authSchemes may precede the credential in an Authorization value.
+var authSchemes = []string{"bearer ", "basic ", "token ", "bot ", "apikey ", "digest "}
+
+const (
+	maxKey   = 64
+	maxValue = 256
+	// minSecretLen and minEntropy define "high entropy": eight or more
+	// bytes, at least two character classes and 3 bits/byte of Shannon
+	// entropy. "hunter2" and "changeme" stay, "Xk9#mP2$vL" and any API key
+	// go.
+	minSecretLen = 8
+	minEntropy   = 3.0
+)
+
+// matchAssignment recognises KEY = VALUE, KEY: VALUE, KEY := VALUE and
+// KEY => VALUE (each side optionally quoted) at the operator at i, where
+// KEY names a secret, and reports VALUE. The key decides the type:
+// PASSWORD for password-like names, AWS_SECRET_KEY / AZURE_STORAGE_KEY /
+// AZURE_SHARED_KEY for those providers' names and value shapes, otherwise
+// GENERIC_SECRET. Authorization headers are handled as a key too.
+func (d *Detector) matchAssignment(text string, i int) (start, end int, typ string, ok bool) {
+	op := text[i]
+	// Reject comparisons and scope operators: ==, !=, <=, >=, ::, and the
+	// '=' of ":=" (handled at its ':').
+	if i > 0 && strings.IndexByte("=!<>:", text[i-1]) >= 0 {
+		return 0, 0, "", false
+	}
+	v := i + 1
+	if v < len(text) {
+		switch {
+		case op == '=' && text[v] == '=', op == ':' && text[v] == ':':
+			return 0, 0, "", false
+		case op == ':' && text[v] == '=', op == '=' && text[v] == '>':
+			v++
+		}
+	}
+
+	// The key, backwards: optional spaces, optional closing quote.
+	k := i
+	for sp := 0; k > 0 && sp < 2 && (text[k-1] == ' ' || text[k-1] == '\t'); sp++ {
+		k--
+	}
+	if k > 0 && (text[k-1] == '"' || text[k-1] == '\'' || text[k-1] == '`') {
+		k--
+	}
+	ks := k
+	for ks > 0 && k-ks < maxKey && keyChar.has(text[ks-1]) {
+		ks--
+	}
+	if ks == k || ks > 0 && keyChar.has(text[ks-1]) {
+		return 0, 0, "", false
+	}
+	if ks >= 3 && text[ks-3:ks] == "://" {
+		return 0, 0, "", false // user:password in a URL is matchURLCredentials' job
+	}
+	var nb [maxKey]byte
+	key := normaliseKey(text[ks:k], nb[:0])
+
+	typ = keyType(key)
+	if typ == "" {
+		return 0, 0, "", false
+	}
+
+	// The value.
+	for sp := 0; v < len(text) && sp < 4 && (text[v] == ' ' || text[v] == '\t'); sp++ {
+		v++
+	}
+	if typ == authHeader {
+		for _, s := range authSchemes {
+			if hasPrefixFold(text[v:], s) {
+				v += len(s)
+				break
+			}
+		}
+		typ = GenericSecret
+	}
+	start, end, ok = readValue(text, v)
+	if !ok {
+		return 0, 0, "", false
+	}
+	val := text[start:end]
+
+	switch typ {
+	case AWSSecretKey:
+		if len(val) == 40 && span(val, 0, base64Std, 40) == 40 && classes(val) >= 3 {
+			break
+		}
+		typ = GenericSecret
+	case AzureStorageKey, AzureSharedKey:
+		// Storage account keys are 64 random bytes (88 base64 chars);
+		// Service Bus / Event Hubs shared access keys are 32 (44).
+		if len(val) >= 40 && span(val, 0, base64Pad, len(val)) == len(val) && strings.HasSuffix(val, "=") {
+			break
+		}
+		typ = GenericSecret
+	}
+	if !d.on[typ] {
+		return 0, 0, "", false
+	}
+	if !highEntropy(val, text[start-1] != '"' && text[start-1] != '\'' && text[start-1] != '`') {
+		return 0, 0, "", false
+	}
+	// A PEM block is left whole for matchPEM; the quoted JSON string
+	// around it would otherwise outgrow it and win the merge.
+	if strings.HasPrefix(val, "-----BEGIN ") {
+		return 0, 0, "", false
+	}
+	return start, end, typ, true
+}
+
+// authHeader is keyType's marker for Authorization-style keys.
+const authHeader = "\x00auth"
+
+// keyType classifies a normalised key. It works on bytes so that the
+// common case, prose with a colon in it, allocates nothing.
+func keyType(key []byte) string {
+	switch {
+	case string(key) == "authorization" || string(key) == "proxyauthorization":
+		return authHeader
+	case hasSuffix(key, "accountkey"):
+		return AzureStorageKey
+	case hasSuffix(key, "sharedaccesskey"):
+		return AzureSharedKey
+	case hasSuffix(key, "secretaccesskey") || bytes.Contains(key, []byte("aws")) && hasSuffix(key, "secretkey"):
+		return AWSSecretKey
+	}
+	for _, s := range passwordKeys {
+		if hasSuffix(key, s) {
+			return Password
+		}
+	}
+	for _, s := range secretKeys {
+		if hasSuffix(key, s) {
+			return GenericSecret
+		}
+	}
+	return ""
+}
+
+func hasSuffix(b []byte, s string) bool {
+	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
+}
+
+// normaliseKey lower-cases key into buf and drops '_', '-' and '.'.
+func normaliseKey(key string, buf []byte) []byte {
+	for i := 0; i < len(key); i++ {
+		switch c := key[i]; c {
+		case '_', '-', '.':
+		default:
+			buf = append(buf, toLower(c))
+		}
+	}
+	return buf
+}
+
+// readValue reads a quoted or bare value starting at v.
+func readValue(text string, v int) (start, end int, ok bool) {
+	if v >= len(text) {
+		return 0, 0, false
+	}
+	if q := text[v]; q == '"' || q == '\'' || q == '`' {
+		e := v + 1
+		for e < len(text) && e-v <= maxValue && text[e] != q && text[e] != '\n' {
+			if text[e] == '\\' && q != '`' {
+				e++ // skip the escaped byte
+			}
+			e++
+		}
+		if e >= len(text) || text[e] != q || e-v > maxValue {
+			return 0, 0, false
+		}
+		return v + 1, e, true
+	}
+	e := span(text, v, unquotedValue, maxValue+1)
+	if e-v > maxValue {
+		return 0, 0, false
+	}
+	// A trailing full stop ends the sentence, not the secret.
+	for e > v && text[e-1] == '.' {
+		e--
+	}
+	return v, e, e > v
+}
+
+// highEntropy reports whether a value looks random enough to be a
+// credential rather than a word, a number or a code reference. Bare values
+// made only of letters, '_' and '.' are code (config.password,
+// os.environ), whatever their entropy.
+func highEntropy(v string, bare bool) bool {
+	if len(v) < minSecretLen || isPlaceholder(v) {
+		return false
+	}
+	if bare && identifierLike(v) {
+		return false
+	}
+	return classes(v) >= 2 && entropy(v) >= minEntropy
+}
+
+func identifierLike(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !letters.has(c) && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package secrets
+
+import (
+	"math"
+	"strings"
+)
+
+// entropy is the Shannon entropy of s in bits per byte. Random base62 runs
+// score about 4-5, hex about 3.7-4, English words and identifiers about
+// 2.5-3.5 on the short strings this is used for.
+func entropy(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	var counts [256]uint16
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+	}
+	n := float64(len(s))
+	h := 0.0
+	for _, c := range counts {
+		if c == 0 {
+			continue
+		}
+		p := float64(c) / n
+		h -= p * math.Log2(p)
+	}
+	return h
+}
+
+// classes counts the character classes present in s: lower, upper, digit,
+// other.
+func classes(s string) int {
+	var lo, up, dg, ot bool
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case isLower(c):
+			lo = true
+		case isUpper(c):
+			up = true
+		case isDigit(c):
+			dg = true
+		default:
+			ot = true
+		}
+	}
+	n := 0
+	for _, b := range [4]bool{lo, up, dg, ot} {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// placeholderParts mark a value as an obvious stand-in rather than a
+// credential: documentation, templates and redacted dumps are full of them.
+var placeholderParts = []string{
+	"xxxx", "****", "....", "<", "${", "{{", "}}", "%(", "$(", "example",
+	"placeholder", "redacted", "changeme", "change_me", "your", "insert", "replace",
+	"dummy", "sample", "fixme", "todo", "secret_here", "key_here", "token_here",
+}
+
+var placeholderWords = []string{
+	"password", "passwd", "secret", "token", "none", "null", "nil", "true", "false",
+	"undefined", "string", "required", "optional", "empty", "hidden", "masked", "pass",
+}
+
+// isPlaceholder reports whether v is a template value, not a secret.
+func isPlaceholder(v string) bool {
+	if v == "" {
+		return true
+	}
+	switch v[0] {
+	case '$', '%', '{', '<', '@', '#':
+		return true // $VAR, %VAR%, {{ var }}, <token>, @Value, #comment
+	}
+	lv := strings.ToLower(v) // only reached for candidate values
+	for _, p := range placeholderParts {
+		if strings.Contains(lv, p) {
+			return true
+		}
+	}
+	for _, w := range placeholderWords {
+		if lv == w {
+			return true
+		}
+	}
+	// A single repeated byte ("aaaaaaaa", "00000000").
+	if strings.Count(v, v[:1]) == len(v) {
+		return true
+	}
+	return false
+}

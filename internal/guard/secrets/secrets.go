@@ -29,7 +29,7 @@ type Detector struct {
 	// second[c] holds the second prefix bytes of byFirst[c], so most
 	// words are rejected with one bit test.
 	second [256]charClass
-	on      map[string]bool
+	on     map[string]bool
 	// Scanners that are not prefix rules.
 	pem, jwt, url, assign, awsSecret, azureClient, telegram bool
 	types                                                   []string

@@ -121,7 +121,7 @@ func pingRedis(addr string) bool {
 
 func redisConfig(addr, mode string) *config.LimitStore {
 	return &config.LimitStore{FailureMode: mode, Redis: &config.RedisStore{
-		Address: addr, Timeout: config.Duration(200 * time.Millisecond), KeyPrefix: "bulwark:",
+		Address: addr, Timeout: config.Duration(2 * time.Second), KeyPrefix: "bulwark:",
 	}}
 }
 
@@ -131,9 +131,9 @@ func redisConfig(addr, mode string) *config.LimitStore {
 type mockLLM struct {
 	*httptest.Server
 	PromptTokens func(r *llm.Request, bodyLen int) int64
-	// Hold, when set, blocks streamed responses after the first chunk
-	// until it is closed or the client goes away.
-	Hold chan struct{}
+	// hold, when set (SetHold), blocks streamed responses after the first
+	// chunk until it is closed or the client goes away.
+	hold atomic.Pointer[chan struct{}]
 	// Bodies receives each request body when set.
 	Bodies chan []byte
 	calls  atomic.Int64
@@ -144,6 +144,16 @@ func newMockLLM(t testing.TB) *mockLLM {
 	m.Server = httptest.NewServer(http.HandlerFunc(m.serve))
 	t.Cleanup(m.Close)
 	return m
+}
+
+// SetHold makes streams block after their first chunk until ch closes
+// (nil: stream freely).
+func (m *mockLLM) SetHold(ch chan struct{}) {
+	if ch == nil {
+		m.hold.Store(nil)
+		return
+	}
+	m.hold.Store(&ch)
 }
 
 func (m *mockLLM) serve(w http.ResponseWriter, r *http.Request) {
@@ -182,9 +192,9 @@ func (m *mockLLM) serve(w http.ResponseWriter, r *http.Request) {
 	for i := int64(0); i < completion; i++ {
 		fmt.Fprintf(w, "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"tok \"}}]}\n\n")
 		fl.Flush()
-		if i == 0 && m.Hold != nil {
+		if hold := m.hold.Load(); i == 0 && hold != nil {
 			select {
-			case <-m.Hold:
+			case <-*hold:
 			case <-r.Context().Done():
 				return
 			}

@@ -173,10 +173,11 @@ end
 return n
 `)
 
-// redisStore keeps counters in Redis. While Redis fails, a short breaker
-// answers ErrUnavailable at once instead of letting every request wait
-// for a timeout; the first call after the pause probes again, so service
-// recovers by itself.
+// redisStore keeps counters in Redis. After breakerThreshold consecutive
+// failures the store counts as down: a short breaker answers
+// ErrUnavailable at once instead of letting every request wait for a
+// timeout, and the first calls after each pause probe again, so service
+// recovers by itself. A lone timeout under load fails only its own request.
 type redisStore struct {
 	client   *redis.Client
 	addr     string
@@ -186,6 +187,7 @@ type redisStore struct {
 	logger   *slog.Logger
 	metrics  *metrics
 
+	failures  atomic.Int32 // consecutive
 	downUntil atomic.Int64 // unix nanos; 0 when up
 	down      atomic.Bool
 	downSince atomic.Int64
@@ -197,7 +199,20 @@ type redisStore struct {
 // returning, long enough to spare a dead Redis from every request's dial.
 const breakerPause = 500 * time.Millisecond
 
+// breakerThreshold consecutive failures mark the store down.
+const breakerThreshold = 3
+
+// quietRedis replaces go-redis's package logger, which prints pool dial
+// failures to stderr with the standard log package: the store reports
+// failures itself, once per outage, through slog.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+var quietRedisOnce sync.Once
+
 func newRedisStore(ctx context.Context, cfg *config.LimitStore, logger *slog.Logger, m *metrics) (*redisStore, error) {
+	quietRedisOnce.Do(func() { redis.SetLogger(quietRedis{}) })
 	rc := cfg.Redis
 	timeout := rc.Timeout.D()
 	if timeout <= 0 {
@@ -361,7 +376,9 @@ func (s *redisStore) fail(op string, err error) error {
 		return err
 	}
 	s.metrics.storeErrors.WithLabelValues("redis", op).Inc()
-	s.failed(err)
+	if s.failures.Add(1) >= breakerThreshold {
+		s.failed(err)
+	}
 	return fmt.Errorf("%w: redis %s: %s: %w", ErrUnavailable, s.addr, op, err)
 }
 
@@ -379,6 +396,9 @@ func (s *redisStore) failed(err error) {
 }
 
 func (s *redisStore) ok() {
+	if s.failures.Load() != 0 {
+		s.failures.Store(0)
+	}
 	if s.down.Load() && s.down.CompareAndSwap(true, false) {
 		s.downUntil.Store(0)
 		s.metrics.storeUp.WithLabelValues("redis").Set(1)

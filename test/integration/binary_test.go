@@ -154,4 +154,3 @@ func TestCheckBinary(t *testing.T) {
 		}
 	}
 }
-

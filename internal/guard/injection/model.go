@@ -35,15 +35,18 @@ type scratch struct {
 //go:embed model.bin
 var defaultModel []byte
 
-var loadDefault = sync.OnceValue(func() *Model {
-	m, err := Load(defaultModel)
+var loadDefault = sync.OnceValue(func() *Model { return mustLoad(defaultModel) })
+
+// mustLoad is Load for the embedded model. The file is embedded at build
+// time and covered by tests, so a failure is a broken build, not a runtime
+// condition for callers to handle.
+func mustLoad(data []byte) *Model {
+	m, err := Load(data)
 	if err != nil {
-		// The file is embedded at build time and covered by tests, so this is
-		// a broken build, not a runtime condition to handle.
 		panic(fmt.Sprintf("injection: embedded model: %v", err))
 	}
 	return m
-})
+}
 
 // Default returns the model embedded in the binary (go:embed of the
 // committed model file). It panics only if the embedded file is corrupt,

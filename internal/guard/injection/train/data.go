@@ -24,8 +24,10 @@ type row struct {
 	file  string // base name of the file it was read from
 	group string // weighting group (a file, or tatoeba as a whole)
 	split split
-	// heldGroup names the held-out file the row is written to.
+	// heldGroup names the held-out (or validation) group of the row.
 	heldGroup string
+	// clusterKey identifies the near-duplicate cluster of a jailbreak.
+	clusterKey string
 }
 
 type split uint8
@@ -147,6 +149,8 @@ func assignSplits(seed uint64, rows []*row) {
 		switch {
 		case strings.HasPrefix(r.file, "heldout/"):
 			r.split, r.heldGroup = splitTest, "handwritten_"+strings.TrimSuffix(strings.TrimPrefix(r.file, "heldout/"), ".jsonl")
+		case strings.HasPrefix(r.file, "synthetic/"):
+			r.group = "synthetic_" + r.Label
 		case strings.HasPrefix(r.file, "train/"):
 			r.group = "handwritten"
 			if r.positive() {
@@ -210,16 +214,54 @@ func assignSplits(seed uint64, rows []*row) {
 	// 6.2, 7.0...), across both jailbreak files. Hold out whole clusters of
 	// near-duplicates so that a held-out prompt has no twin in training.
 	for _, c := range clusters(jailbreaks) {
-		if inPercent(seed, "jb:"+c[0].Text, jailbreakHeldOut) {
-			for _, r := range c {
+		held := inPercent(seed, "jb:"+c[0].Text, jailbreakHeldOut)
+		for _, r := range c {
+			r.clusterKey = c[0].Text
+			if held {
 				r.split, r.heldGroup = splitTest, "jailbreak_heldout_clusters"
 			}
 		}
 	}
 	subsample(seed, rows)
+	assignValidation(seed, rows)
+}
+
+// heldOutLegalValidation marks the latent template used for validation.
+const latentValidationTemplate = "#LatentInjectionFactSnippetLegalFull"
+
+// assignValidation moves part of the training rows to the validation split,
+// which picks the threshold and is used to compare design choices. Like the
+// held-out split it is by template and cluster where the data is templated,
+// so that it measures generalisation rather than memorisation.
+func assignValidation(seed uint64, rows []*row) {
 	for _, r := range rows {
-		if r.split == splitTrain && inPercent(seed, "val:"+r.Text, valPercent) {
+		if r.split != splitTrain || strings.HasPrefix(r.file, "synthetic/") {
+			continue
+		}
+		val := false
+		switch {
+		case r.file == "injection_indirect_garak_latent.jsonl":
+			val = strings.Contains(r.Source, latentValidationTemplate)
+		case r.file == "benign_indirect_garak_latent_clean.jsonl":
+			t := strings.ToLower(r.Text)
+			val = strings.Contains(t, "cpa") || strings.Contains(t, "louisiana") || strings.Contains(t, "penalties") || strings.Contains(t, "(d) any other")
+		case r.group == "jailbreak":
+			val = inPercent(seed, "jbval:"+r.clusterKey, valPercent)
+		case r.group == "tatoeba":
+			val = inPercent(seed, "langval:"+r.Source[strings.LastIndexByte(r.Source, '.')+1:], 10)
+		case r.file == "benign_p3_selfinstruct.jsonl":
+			val = inPercent(seed, "p3val:"+r.Source, valPercent)
+		case strings.HasPrefix(r.file, "train/"):
+			val = inPercent(seed, "hwval:"+r.Text, 20)
+		default:
+			val = inPercent(seed, "val:"+r.Text, valPercent)
+		}
+		if val {
 			r.split = splitVal
+			r.heldGroup = "val_" + strings.TrimSuffix(strings.ReplaceAll(r.group, "/", "_"), ".jsonl")
+			if r.file == "injection_indirect_garak_latent.jsonl" || r.file == "benign_indirect_garak_latent_clean.jsonl" {
+				r.heldGroup = "val_latent_" + r.Label
+			}
 		}
 	}
 }

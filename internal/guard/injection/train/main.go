@@ -43,11 +43,13 @@ func main() {
 }
 
 type options struct {
-	data, extra, out, heldout, date string
-	seed                            uint64
-	cfg                             feature.Config
-	epochs                          int
-	lr, l2, targetFPR               float64
+	data, extra, out, heldout, date  string
+	dumpVal                          string
+	curve                            bool
+	seed                             uint64
+	cfg                              feature.Config
+	epochs, synthetic                int
+	lr, l2, targetFPR, targetHardFPR float64
 }
 
 func parseFlags(args []string) (options, error) {
@@ -57,24 +59,29 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.extra, "extra", "internal/guard/injection/testdata", "directory with hand-written train/ and heldout/ *.jsonl")
 	fs.StringVar(&o.out, "out", "", "model file to write (required)")
 	fs.StringVar(&o.heldout, "heldout", "", "if set, write held-out rows to this directory and evaluate on them")
+	fs.StringVar(&o.dumpVal, "dump-val", "", "if set, write the validation rows to this directory (for error analysis)")
+	fs.BoolVar(&o.curve, "curve", false, "print validation recall and FPR over thresholds")
 	fs.StringVar(&o.date, "date", "2026-11-22", "date recorded in the model's provenance")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed for splits and shuffling")
 	bits := fs.Uint("bits", 20, "log2 hash buckets")
 	cmin := fs.Uint("char-min", 3, "shortest character n-gram")
 	cmax := fs.Uint("char-max", 5, "longest character n-gram")
-	window := fs.Uint("window", 64, "tokens per scoring window")
-	stride := fs.Uint("stride", 16, "tokens between windows")
-	fs.IntVar(&o.epochs, "epochs", 8, "training epochs")
-	fs.Float64Var(&o.lr, "lr", 0.1, "AdaGrad learning rate")
+	skip := fs.Uint("skip", 3, "largest skip-bigram distance (0 disables)")
+	window := fs.Uint("window", 24, "tokens per scoring window")
+	stride := fs.Uint("stride", 6, "tokens between windows")
+	fs.IntVar(&o.epochs, "epochs", 10, "training epochs")
+	fs.IntVar(&o.synthetic, "synthetic", 3000, "generated attacks (and as many generated hard benign rows) to add")
+	fs.Float64Var(&o.lr, "lr", 0.3, "AdaGrad learning rate")
 	fs.Float64Var(&o.l2, "l2", 1e-5, "L2 penalty on touched weights")
-	fs.Float64Var(&o.targetFPR, "target-fpr", 0.005, "false-positive rate on validation benign rows that fixes the threshold")
+	fs.Float64Var(&o.targetFPR, "target-fpr", 0.005, "false-positive rate on validation benign rows that bounds the threshold")
+	fs.Float64Var(&o.targetHardFPR, "target-hard-fpr", 0.02, "false-positive rate on validation hard benign rows that bounds the threshold")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.out == "" {
 		return o, errors.New("-out is required")
 	}
-	o.cfg = feature.Config{Bits: uint8(*bits), CharMin: uint8(*cmin), CharMax: uint8(*cmax), Window: uint16(*window), Stride: uint16(*stride)}
+	o.cfg = feature.Config{Bits: uint8(*bits), CharMin: uint8(*cmin), CharMax: uint8(*cmax), SkipMax: uint8(*skip), Window: uint16(*window), Stride: uint16(*stride)}
 	if err := o.cfg.Validate(); err != nil {
 		return o, err
 	}
@@ -87,6 +94,9 @@ func parseFlags(args []string) (options, error) {
 var groupMultiplier = map[string]float64{
 	"handwritten":            3,
 	"handwritten_attack":     3,
+	"synthetic_benign":       2,
+	"synthetic_injection":    2,
+	"synthetic_jailbreak":    2,
 	"benign_wildguard.jsonl": 2,
 }
 
@@ -109,6 +119,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		rows = append(rows, extra...)
 	}
+	rows = append(rows, synthesize(rand.New(rand.NewPCG(o.seed, 0xa11ce)), o.synthetic)...)
 	assignSplits(o.seed, rows)
 	printSplits(stdout, rows)
 
@@ -169,21 +180,35 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var negScores, posScores []float64
+	var negScores, posScores, hardScores []float64
 	for _, r := range rows {
 		if r.split != splitVal {
 			continue
 		}
-		if s := model.Score(r.Text); r.positive() {
+		s := model.Score(r.Text)
+		switch {
+		case r.positive():
 			posScores = append(posScores, s)
-		} else {
+		case isHardBenign(r):
+			hardScores = append(hardScores, s)
+			negScores = append(negScores, s)
+		default:
 			negScores = append(negScores, s)
 		}
 	}
-	threshold := chooseThreshold(negScores, o.targetFPR)
+	// Two constraints, both from the targets in the issue: the false-positive
+	// rate over all benign validation rows, and a looser one over the hard
+	// benign rows (hand-written and WildGuard), which the pooled rate would
+	// otherwise hide among thousands of easy sentences.
+	threshold := max(chooseThreshold(negScores, o.targetFPR), chooseThreshold(hardScores, o.targetHardFPR))
 	params.Threshold = float32(threshold)
-	fmt.Fprintf(stdout, "validation: %d benign, %d attacks; threshold %.4f (target FPR %.3f) gives FPR %.4f, recall %.4f\n",
-		len(negScores), len(posScores), threshold, o.targetFPR, rateAbove(negScores, threshold), rateAbove(posScores, threshold))
+	fmt.Fprintf(stdout, "validation: %d benign (%d hard), %d attacks; threshold %.4f (target FPR %.3f, hard %.3f) gives FPR %.4f, hard FPR %.4f, recall %.4f\n",
+		len(negScores), len(hardScores), len(posScores), threshold, o.targetFPR, o.targetHardFPR,
+		rateAbove(negScores, threshold), rateAbove(hardScores, threshold), rateAbove(posScores, threshold))
+	reportValidation(stdout, model, rows, threshold)
+	if o.curve {
+		printCurve(stdout, model, rows)
+	}
 	params.Meta = provenance(o, rows, threshold)
 	data, err := params.MarshalBinary()
 	if err != nil {
@@ -193,6 +218,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("writing model: %w", err)
 	}
 	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", o.out, len(data))
+	if o.dumpVal != "" {
+		if _, err := writeGroups(o.dumpVal, rows, splitVal); err != nil {
+			return err
+		}
+	}
 	if o.heldout == "" {
 		return nil
 	}
@@ -200,7 +230,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	files, err := writeHeldOut(o.heldout, rows)
+	files, err := writeGroups(o.heldout, rows, splitTest)
 	if err != nil {
 		return err
 	}
@@ -209,6 +239,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// isHardBenign reports benign rows written to look like attacks.
+func isHardBenign(r *row) bool {
+	return !r.positive() && (r.group == "handwritten" || r.group == "benign_wildguard.jsonl")
 }
 
 func load(p *feature.Params) (*injection.Model, error) {
@@ -291,7 +326,7 @@ func provenance(o options, rows []*row, threshold float64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "bulwark prompt-injection classifier, trained %s\n", o.date)
 	fmt.Fprintf(&b, "command: go run ./internal/guard/injection/train -data %s -out %s -seed %d\n", o.data, o.out, o.seed)
-	fmt.Fprintf(&b, "config: %+v epochs=%d lr=%g l2=%g target-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.lr, o.l2, o.targetFPR, threshold)
+	fmt.Fprintf(&b, "config: %+v epochs=%d lr=%g l2=%g synthetic=%d target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.lr, o.l2, o.synthetic, o.targetFPR, o.targetHardFPR, threshold)
 	for _, f := range files {
 		var ls []string
 		for l := range licenses[f] {
@@ -303,14 +338,15 @@ func provenance(o options, rows []*row, threshold float64) string {
 	return b.String()
 }
 
-// writeHeldOut writes each held-out group as JSONL and returns the paths.
-func writeHeldOut(dir string, rows []*row) ([]string, error) {
+// writeGroups writes each held-out or validation group of split sp as JSONL
+// and returns the paths.
+func writeGroups(dir string, rows []*row, sp split) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("writing held-out data: %w", err)
 	}
 	byGroup := map[string][]*row{}
 	for _, r := range rows {
-		if r.split == splitTest {
+		if r.split == sp {
 			byGroup[r.heldGroup] = append(byGroup[r.heldGroup], r)
 		}
 	}
@@ -335,4 +371,51 @@ func writeHeldOut(dir string, rows []*row) ([]string, error) {
 	}
 	sort.Strings(files)
 	return files, nil
+}
+
+// reportValidation prints recall or FPR per validation group at threshold.
+func reportValidation(w io.Writer, m *injection.Model, rows []*row, threshold float64) {
+	type acc struct{ n, flagged int }
+	groups := map[string]*acc{}
+	for _, r := range rows {
+		if r.split != splitVal {
+			continue
+		}
+		a := groups[r.heldGroup]
+		if a == nil {
+			a = &acc{}
+			groups[r.heldGroup] = a
+		}
+		a.n++
+		if m.Score(r.Text) >= threshold {
+			a.flagged++
+		}
+	}
+	for _, g := range sortedKeys(groups) {
+		fmt.Fprintf(w, "  %-40s n=%5d flagged=%.4f\n", g, groups[g].n, float64(groups[g].flagged)/float64(groups[g].n))
+	}
+}
+
+// printCurve prints validation recall, FPR and hard-benign FPR (hand-written
+// and WildGuard rows) over a range of thresholds.
+func printCurve(w io.Writer, m *injection.Model, rows []*row) {
+	var pos, neg, hard []float64
+	for _, r := range rows {
+		if r.split != splitVal {
+			continue
+		}
+		s := m.Score(r.Text)
+		switch {
+		case r.positive():
+			pos = append(pos, s)
+		case isHardBenign(r):
+			hard = append(hard, s)
+			neg = append(neg, s)
+		default:
+			neg = append(neg, s)
+		}
+	}
+	for t := 0.3; t < 0.96; t += 0.05 {
+		fmt.Fprintf(w, "  t=%.2f recall=%.4f fpr=%.4f hard-fpr=%.4f\n", t, rateAbove(pos, t), rateAbove(neg, t), rateAbove(hard, t))
+	}
 }

@@ -16,6 +16,11 @@ type Config struct {
 	// inside each word with boundary markers ("<ign", "ore>"). Character
 	// n-grams carry the model across languages and spelling variants.
 	CharMin, CharMax uint8
+	// SkipMax is the largest distance between the two words of a
+	// skip-bigram (pairs of words with up to SkipMax-1 words between them,
+	// punctuation not counted); 0 or 1 disables them. Skip-bigrams tie
+	// "ignore" to "instructions" across "all your previous".
+	SkipMax uint8
 	// Window is the number of tokens in a scoring window and Stride the step
 	// between windows. Scoring the worst window rather than the whole text
 	// keeps an instruction hidden in a long document from being averaged
@@ -30,6 +35,8 @@ func (c Config) Validate() error {
 		return errorf("bits %d out of range [10,24]", c.Bits)
 	case c.CharMin < 1 || c.CharMax < c.CharMin || c.CharMax > 8:
 		return errorf("char n-gram range [%d,%d] invalid (want 1 <= min <= max <= 8)", c.CharMin, c.CharMax)
+	case c.SkipMax > maxSkip:
+		return errorf("skip-bigram distance %d out of range [0,%d]", c.SkipMax, maxSkip)
 	case c.Window < 1 || c.Stride < 1 || c.Stride > c.Window:
 		return errorf("window %d / stride %d invalid (want 1 <= stride <= window)", c.Window, c.Stride)
 	}
@@ -57,6 +64,8 @@ const (
 	seedBigram uint32 = 0x85ebca77
 	seedChar   uint32 = 0xc2b2ae3d
 	seedNum    uint32 = 0x27d4eb2f
+	seedSkip   uint32 = 0x165667b1
+	maxSkip           = 4
 	fnvPrime   uint32 = 16777619
 )
 
@@ -68,6 +77,8 @@ func (c Config) Extract(b *Buf, text []byte) {
 	shift := 32 - uint32(c.Bits)
 	var prev uint32
 	havePrev := false
+	var ring [maxSkip]uint32 // hashes of the last word tokens, newest at words%maxSkip
+	words := 0
 	for i := 0; i < len(text); {
 		if text[i] == ' ' {
 			i++
@@ -92,8 +103,15 @@ func (c Config) Extract(b *Buf, text []byte) {
 			b.Idx = append(b.Idx, bucket(mix(seedBigram^(prev*fnvPrime)^h), shift))
 		}
 		prev, havePrev = h, true
-		if hasLetter(tok) && len(tok) > 1 {
-			c.charGrams(b, tok, shift)
+		if hasLetter(tok) {
+			for d := 2; d <= int(c.SkipMax) && d <= words; d++ {
+				b.Idx = append(b.Idx, bucket(mix(seedSkip^(ring[(words-d+1)%maxSkip]*fnvPrime)^h), shift))
+			}
+			ring[(words+1)%maxSkip] = h
+			words++
+			if len(tok) > 1 {
+				c.charGrams(b, tok, shift)
+			}
 		}
 		b.TokEnd = append(b.TokEnd, int32(len(b.Idx)))
 	}

@@ -16,7 +16,7 @@ import (
 // Params is a trained model as stored on disk.
 //
 // File layout (little-endian): magic "BWINJ1\n\x00", Config (Bits, CharMin,
-// CharMax: 1 byte each; Window, Stride: 2 bytes each), Bias, Threshold,
+// CharMax, SkipMax: 1 byte each; Window, Stride: 2 bytes each), Bias, Threshold,
 // Scale (float32 each), the length of the metadata, the metadata (free-form
 // UTF-8 provenance), the DEFLATE-compressed weights (int16 each, 1<<Bits of
 // them), and a CRC-32 (IEEE) of everything before it. Weights are quantised
@@ -55,7 +55,7 @@ func (p *Params) MarshalBinary() ([]byte, error) {
 	}
 	var buf bytes.Buffer
 	buf.Write(magic)
-	buf.Write([]byte{p.Bits, p.CharMin, p.CharMax})
+	buf.Write([]byte{p.Bits, p.CharMin, p.CharMax, p.SkipMax})
 	le := binary.LittleEndian
 	buf.Write(le.AppendUint16(nil, p.Window))
 	buf.Write(le.AppendUint16(nil, p.Stride))
@@ -85,7 +85,7 @@ func (p *Params) MarshalBinary() ([]byte, error) {
 // Parse decodes a model file. It checks the checksum and every field, so a
 // truncated or tampered file is an error rather than a silently bad model.
 func Parse(data []byte) (*Params, error) {
-	const fixed = 8 + 3 + 4 + 12 + 4
+	const fixed = 8 + 4 + 4 + 12 + 4
 	if len(data) < fixed+4 || !bytes.Equal(data[:8], magic) {
 		return nil, fmt.Errorf("%w: bad magic or too short", errCorrupt)
 	}
@@ -95,12 +95,12 @@ func Parse(data []byte) (*Params, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch", errCorrupt)
 	}
 	p := &Params{}
-	p.Bits, p.CharMin, p.CharMax = body[8], body[9], body[10]
-	p.Window, p.Stride = le.Uint16(body[11:]), le.Uint16(body[13:])
-	p.Bias = math.Float32frombits(le.Uint32(body[15:]))
-	p.Threshold = math.Float32frombits(le.Uint32(body[19:]))
-	p.Scale = math.Float32frombits(le.Uint32(body[23:]))
-	metaLen := int(le.Uint32(body[27:]))
+	p.Bits, p.CharMin, p.CharMax, p.SkipMax = body[8], body[9], body[10], body[11]
+	p.Window, p.Stride = le.Uint16(body[12:]), le.Uint16(body[14:])
+	p.Bias = math.Float32frombits(le.Uint32(body[16:]))
+	p.Threshold = math.Float32frombits(le.Uint32(body[20:]))
+	p.Scale = math.Float32frombits(le.Uint32(body[24:]))
+	metaLen := int(le.Uint32(body[28:]))
 	if err := p.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 	}

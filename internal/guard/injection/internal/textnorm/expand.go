@@ -267,24 +267,32 @@ func (e *Expander) scanPercent(b []byte, depth int) {
 	}
 }
 
-// plausibleText reports whether decoded bytes look like natural-language
-// text rather than binary: valid UTF-8, printable, mostly letters and spaces.
+// plausibleText reports whether decoded bytes look like text rather than
+// binary: valid UTF-8, printable, and either mostly letters and spaces
+// (natural language) or almost all letters and digits (another encoding
+// layer, such as hex inside base64).
 func plausibleText(b []byte) bool {
 	if len(b) < minDecoded || !utf8.Valid(b) {
 		return false
 	}
-	var total, printable, letters int
+	var total, printable, letters, alnum int
 	for _, r := range string(b) {
 		total++
 		switch {
 		case unicode.IsLetter(r) || r == ' ':
 			letters++
 			printable++
+			if r != ' ' {
+				alnum++
+			}
+		case unicode.IsDigit(r):
+			alnum++
+			printable++
 		case r == '\n' || r == '\t' || r == '\r' || unicode.IsPrint(r):
 			printable++
 		}
 	}
-	return printable*10 >= total*9 && letters*2 >= total
+	return printable*10 >= total*9 && (letters*2 >= total || alnum*10 >= total*9)
 }
 
 // scanCiphers adds ROT13 and reversed variants when they read more like

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: Apache-2.0
+
+package feature
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var testConfig = Config{Bits: 16, CharMin: 3, CharMax: 5, SkipMax: 3, Window: 4, Stride: 2}
+
+func TestWindows(t *testing.T) {
+	tests := []struct {
+		name string
+		n    int
+		want []Span
+	}{
+		{"empty", 0, []Span{{0, 0}}},
+		{"shorter than a window", 3, []Span{{0, 3}}},
+		{"exactly a window", 4, []Span{{0, 4}}},
+		{"one stride over", 6, []Span{{0, 4}, {2, 6}}},
+		{"last window aligned to the end", 7, []Span{{0, 4}, {2, 6}, {3, 7}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, testConfig.Windows(nil, tt.n)); diff != "" {
+				t.Errorf("Windows(%d) mismatch (-want +got):\n%s", tt.n, diff)
+			}
+		})
+	}
+}
+
+func TestExtract(t *testing.T) {
+	tests := []struct {
+		name       string
+		text       string
+		wantTokens int
+		// wantPerToken is the feature count of each token: unigram, bigram
+		// (from the second token), skip-bigrams, and character n-grams of
+		// "<tok>" for n in [3,5].
+		wantPerToken []int32
+	}{
+		{"empty", "", 0, nil},
+		{"one word", "ignore", 1, []int32{1 + 6 + 5 + 4}},
+		{"number", "2024", 1, []int32{1}},
+		{"punctuation has no n-grams", "ab ###", 2, []int32{1 + 3, 1 + 1}},
+		// Skip-bigrams count words only: "ef" pairs with "ab" two words back.
+		{"skip-bigrams skip punctuation", "ab , cd ef", 4, []int32{1 + 3, 1 + 1, 1 + 1 + 3, 1 + 1 + 1 + 3}},
+	}
+	var b Buf
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testConfig.Extract(&b, []byte(tt.text))
+			if len(b.TokEnd) != tt.wantTokens {
+				t.Fatalf("Extract(%q) gave %d tokens, want %d", tt.text, len(b.TokEnd), tt.wantTokens)
+			}
+			var per []int32
+			prev := int32(0)
+			for _, end := range b.TokEnd {
+				per = append(per, end-prev)
+				prev = end
+			}
+			if diff := cmp.Diff(tt.wantPerToken, per); diff != "" {
+				t.Errorf("Extract(%q) features per token mismatch (-want +got):\n%s", tt.text, diff)
+			}
+			for _, i := range b.Idx {
+				if i >= 1<<testConfig.Bits {
+					t.Errorf("Extract(%q) bucket %d out of range", tt.text, i)
+				}
+			}
+		})
+	}
+}
+
+func TestExtractDeterministic(t *testing.T) {
+	// Bucket values are part of the model file's meaning: a change here
+	// silently invalidates every trained model. Pin one.
+	var b Buf
+	testConfig.Extract(&b, []byte("ignore previous"))
+	first := append([]uint32(nil), b.Idx...)
+	testConfig.Extract(&b, []byte("ignore previous"))
+	if diff := cmp.Diff(first, b.Idx); diff != "" {
+		t.Errorf("Extract is not deterministic (-first +second):\n%s", diff)
+	}
+	if got, want := first[0], bucket(mix(hashBytes(seedWord, []byte("ignore"))), 32-16); got != want {
+		t.Errorf("bucket of the word \"ignore\" = %d, want %d", got, want)
+	}
+}
+
+func TestParamsRoundTrip(t *testing.T) {
+	p := &Params{Config: testConfig, Bias: -1.5, Threshold: 0.7, Scale: 0.001, Meta: "trained today", Weights: make([]int16, 1<<testConfig.Bits)}
+	p.Weights[7], p.Weights[1000] = 123, -32767
+	data, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatalf("MarshalBinary() error = %v", err)
+	}
+	got, err := Parse(data)
+	if err != nil {
+		t.Fatalf("Parse() error = %v", err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("Parse(MarshalBinary(p)) mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	good := &Params{Config: testConfig, Threshold: 0.5, Scale: 1, Weights: make([]int16, 1<<testConfig.Bits)}
+	encode := func(mut func(*Params)) []byte {
+		p := *good
+		mut(&p)
+		// Bypass MarshalBinary's validation to produce a bad but
+		// well-checksummed file.
+		p2 := p
+		p2.Config = testConfig
+		data, err := p2.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[8], data[9], data[10], data[11] = p.Bits, p.CharMin, p.CharMax, p.SkipMax
+		return resum(data)
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"too short", []byte("BWINJ1")},
+		{"bad bits", encode(func(p *Params) { p.Bits = 30 })},
+		{"bad char range", encode(func(p *Params) { p.CharMin = 6 })},
+		{"bad skip", encode(func(p *Params) { p.SkipMax = 9 })},
+		{"nan threshold", encode(func(p *Params) { p.Threshold = float32(math.NaN()) })},
+		{"threshold out of range", encode(func(p *Params) { p.Threshold = 1 })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := Parse(tt.data); !errors.Is(err, errCorrupt) {
+				t.Errorf("Parse(%s) error = %v, want errCorrupt", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestMarshalRejectsBadParams(t *testing.T) {
+	tests := []struct {
+		name string
+		p    Params
+	}{
+		{"bad config", Params{Config: Config{Bits: 2}}},
+		{"wrong weight count", Params{Config: testConfig, Weights: make([]int16, 3)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.p.MarshalBinary(); err == nil {
+				t.Errorf("MarshalBinary(%s) error = nil, want error", tt.name)
+			}
+		})
+	}
+}

@@ -202,7 +202,9 @@ func TestTokenLimitNotOvershot(t *testing.T) {
 				wg.Go(func() {
 					for i := 0; ; i++ {
 						text := strings.Repeat("lorem ipsum dolor sit amet ", 5+(c*7+i)%40)
-						body := chatBody(0, false, text) // no max_tokens: the route cap applies
+						// max_tokens within the route cap, so the body reaches the
+						// upstream unchanged and its count equals the estimate.
+						body := chatBody(50+(c*13+i*29)%101, false, text)
 						res, b := chat(t, g.URL, "team", body)
 						if res.StatusCode == http.StatusTooManyRequests {
 							return

@@ -67,7 +67,7 @@ limitStore:
 		{Name: "tpm", Key: "tenant", Tokens: 100000, Window: Duration(time.Minute), Scope: "route"},
 		{Name: "inflight", Key: "identity", Concurrency: 4, Scope: "route"},
 		{Name: "spend", Key: "tenant", Budget: 50, Period: "month", Scope: "global",
-			Prices: map[string]Price{"gpt-4o": {2.5, 10}, "gpt-4o-mini*": {0.15, 0.6}, "*": {1, 4}},
+			Prices:    map[string]Price{"gpt-4o": {2.5, 10}, "gpt-4o-mini*": {0.15, 0.6}, "*": {1, 4}},
 			Overrides: []LimitOverride{{Values: []string{"acme"}, Budget: 500}, {Values: []string{"internal"}, Unlimited: true}}},
 	}
 	if diff := cmp.Diff(want, c.Routes[0].Limits); diff != "" {

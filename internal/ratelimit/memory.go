@@ -152,12 +152,8 @@ func (m *memoryStore) Settle(_ context.Context, adj []Adjustment) error {
 			}
 			b.used, b.at, b.quota, b.window = math.Max(0, used), now, a.Quota, a.Window
 		case Lease:
-			if l := m.leases[a.Key]; l != nil {
-				delete(l, a.Member)
-				if len(l) == 0 {
-					delete(m.leases, a.Key)
-				}
-			}
+			// An emptied set stays for reuse until the sweep drops it.
+			delete(m.leases[a.Key], a.Member)
 		case Budget:
 			if b := m.budgets[a.Key]; b != nil && b.period == a.PeriodStart {
 				b.used = max(0, b.used+a.Delta)

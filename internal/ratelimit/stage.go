@@ -36,9 +36,6 @@ const StageName = "limits"
 // exact.
 const UncappedOutputReservation = 1024
 
-// settleTimeout bounds the store call in Finish: the audit line waits.
-const settleTimeout = 2 * time.Second
-
 // Stage enforces one route's limits. Build it with New.
 type Stage struct {
 	route    string
@@ -250,8 +247,13 @@ func (s *Stage) OnRequest(ctx context.Context, rc *pipeline.RequestContext) (*pi
 	if rc.LLM != nil {
 		res.model = rc.LLM.Model
 	}
-	var tagKind keyKind
-	var tagArg, tag string
+	// Limits sharing a partition share a hash tag: compute each once.
+	var tags [4]struct {
+		kind       keyKind
+		arg, value string
+		tag        string
+	}
+	ntags := 0
 	for _, l := range s.limits {
 		value := keyValue(l.key, l.keyArg, rc)
 		quota := l.quota
@@ -286,9 +288,19 @@ func (s *Stage) OnRequest(ctx context.Context, rc *pipeline.RequestContext) (*pi
 			}
 			c.Cost = p.cost(res.prompt, res.output)
 		}
-		// Limits sharing a partition share a hash tag: compute it once.
-		if l.key != tagKind || l.keyArg != tagArg || tag == "" {
-			tagKind, tagArg, tag = l.key, l.keyArg, hashTag(l.key, value)
+		tag := ""
+		for i := range ntags {
+			if t := &tags[i]; t.kind == l.key && t.arg == l.keyArg && t.value == value {
+				tag = t.tag
+				break
+			}
+		}
+		if tag == "" {
+			tag = hashTag(l.key, value)
+			if ntags < len(tags) {
+				tags[ntags].kind, tags[ntags].arg, tags[ntags].value, tags[ntags].tag = l.key, l.keyArg, value, tag
+				ntags++
+			}
 		}
 		c.Key = l.prefix + "{" + tag + "}" + l.keySuffix
 		res.claims = append(res.claims, c)
@@ -407,8 +419,7 @@ func (s *Stage) Finish(ctx context.Context, rc *pipeline.RequestContext) {
 	if len(adj) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
-	defer cancel()
+	// Stores bound their own calls (limitStore.redis.timeout).
 	if err := s.store.Settle(ctx, adj); err != nil {
 		s.metrics.settleErrors.WithLabelValues(s.route).Inc()
 		if rc.Logger != nil {

@@ -25,6 +25,7 @@ fuzz: ## every fuzz target for FUZZTIME each
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/llm
 	$(GO) test -run='^$$' -fuzz='^FuzzRewrite$$' -fuzztime=$(FUZZTIME) ./internal/llm
 	$(GO) test -run='^$$' -fuzz='^FuzzUsage$$' -fuzztime=$(FUZZTIME) ./internal/llm
+	$(GO) test -run='^$$' -fuzz='^FuzzParseDifferential$$' -fuzztime=$(FUZZTIME) ./internal/llm
 
 bench: build ## Go benchmarks + load benchmark (see docs/benchmarks.md)
 	$(GO) test -run='^$$' -bench=. -benchmem -count=1 ./internal/...

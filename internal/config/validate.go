@@ -135,7 +135,7 @@ func (c *Config) Validate() error {
 	var e errs
 	checkAddr(&e, "listen", c.Listen)
 	checkAddr(&e, "adminListen", c.AdminListen)
-	if c.Listen == c.AdminListen {
+	if c.Listen == c.AdminListen && !strings.HasSuffix(c.Listen, ":0") {
 		e.add("adminListen", "must differ from listen (%q): admin endpoints stay off the data plane", c.Listen)
 	}
 	if t := c.TLS; t != nil {

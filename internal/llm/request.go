@@ -3,10 +3,10 @@
 package llm
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -99,49 +99,9 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
-// wire is the subset of all four request shapes that Bulwark reads. One
-// struct serves every API so that decoding is a single pass.
-type wire struct {
-	Model               *string         `json:"model"`
-	Messages            []wireMessage   `json:"messages"`
-	Prompt              json.RawMessage `json:"prompt"`
-	Suffix              *string         `json:"suffix"`
-	Input               json.RawMessage `json:"input"`
-	Instructions        *string         `json:"instructions"`
-	Stream              *bool           `json:"stream"`
-	StreamOptions       *streamOptions  `json:"stream_options"`
-	MaxTokens           *int            `json:"max_tokens"`
-	MaxCompletionTokens *int            `json:"max_completion_tokens"`
-	MaxOutputTokens     *int            `json:"max_output_tokens"`
-}
-
-type streamOptions struct {
-	IncludeUsage bool `json:"include_usage"`
-}
-
-type wireMessage struct {
-	Role    string          `json:"role"`
-	Type    string          `json:"type"`
-	Content json.RawMessage `json:"content"`
-	// Output is a Responses API function_call_output item: a tool result.
-	Output json.RawMessage `json:"output"`
-}
-
-type wirePart struct {
-	Type     string          `json:"type"`
-	Text     *string         `json:"text"`
-	ImageURL json.RawMessage `json:"image_url"`
-	FileURL  *string         `json:"file_url"`
-	File     *struct {
-		FileURL  *string `json:"file_url"`
-		FileData *string `json:"file_data"`
-	} `json:"file"`
-	AudioURL *string `json:"audio_url"`
-}
-
-// Parse decodes an LLM request body for api. It never panics on any input
-// (fuzzed) and returns an error wrapping ErrMalformed for anything that is
-// not a well-formed request of that API.
+// Parse decodes an LLM request body for api in one pass. It never panics
+// on any input (fuzzed) and returns an error wrapping ErrMalformed for
+// anything that is not a well-formed request of that API.
 func Parse(api API, body []byte) (*Request, error) {
 	r := &Request{API: api}
 	if err := r.parse(body); err != nil {
@@ -151,73 +111,108 @@ func Parse(api API, body []byte) (*Request, error) {
 }
 
 func (r *Request) parse(body []byte) error {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
+	s := &scanner{b: body}
+	if s.peek() != '{' {
 		return malformed("body must be a JSON object")
 	}
-	var w wire
-	if err := json.Unmarshal(body, &w); err != nil {
-		return malformed("%s", jsonErr(err))
-	}
-	if w.Model == nil || *w.Model == "" {
-		return malformed("missing required field \"model\"")
-	}
-	r.Model = *w.Model
-	if w.Stream != nil {
-		r.Stream = *w.Stream
-	}
-	if w.StreamOptions != nil {
-		r.IncludeUsage = w.StreamOptions.IncludeUsage
-	}
-	for _, p := range []*int{w.MaxTokens, w.MaxCompletionTokens, w.MaxOutputTokens} {
-		if p != nil {
-			if *p < 0 {
-				return malformed("max tokens must not be negative")
-			}
-			if *p > 0 && (r.MaxTokens == 0 || *p < r.MaxTokens) {
-				r.MaxTokens = *p
-			}
+	var seen struct{ model, messages, prompt, input bool }
+	err := s.object(func(key []byte) error {
+		if s.null() {
+			return nil
 		}
-	}
-
-	switch r.API {
-	case APIChat:
-		if w.Messages == nil {
-			return malformed("missing required field \"messages\"")
-		}
-		r.Messages = len(w.Messages)
-		for i := range w.Messages {
-			m := &w.Messages[i]
-			if err := r.content(m.Role, fmt.Sprintf("messages[%d].content", i), m.Content); err != nil {
+		switch string(key) {
+		case "model":
+			v, err := s.str()
+			r.Model, seen.model = v, v != ""
+			return err
+		case "stream":
+			v, err := s.boolean()
+			r.Stream = v
+			return err
+		case "stream_options":
+			return s.object(func(k []byte) error {
+				if string(k) == "include_usage" && !s.null() {
+					v, err := s.boolean()
+					r.IncludeUsage = v
+					return err
+				}
+				return s.skip()
+			})
+		case "max_tokens", "max_completion_tokens", "max_output_tokens":
+			n, err := s.integer()
+			if err != nil {
 				return err
 			}
+			if n < 0 {
+				return malformed("max tokens must not be negative")
+			}
+			if n > 0 && (r.MaxTokens == 0 || int(n) < r.MaxTokens) {
+				r.MaxTokens = int(min(n, 1<<31-1))
+			}
+			return nil
+		case "messages":
+			if r.API != APIChat {
+				return s.skip()
+			}
+			seen.messages = true
+			return s.array(func(i int) error {
+				r.Messages++
+				return r.message(s, "messages["+strconv.Itoa(i)+"]", "")
+			})
+		case "prompt":
+			if r.API != APICompletions {
+				return s.skip()
+			}
+			seen.prompt = true
+			return r.stringsOrTokens(s, "prompt")
+		case "suffix":
+			if r.API != APICompletions {
+				return s.skip()
+			}
+			v, err := s.str()
+			r.addText("", "suffix", v)
+			return err
+		case "input":
+			switch r.API {
+			case APIEmbeddings:
+				seen.input = true
+				return r.stringsOrTokens(s, "input")
+			case APIResponses:
+				seen.input = true
+				return r.responsesInput(s)
+			}
+			return s.skip()
+		case "instructions":
+			if r.API != APIResponses {
+				return s.skip()
+			}
+			v, err := s.str()
+			r.addText("system", "instructions", v)
+			return err
+		}
+		return s.skip()
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.end(); err != nil {
+		return err
+	}
+	if !seen.model {
+		return malformed("missing required field \"model\"")
+	}
+	switch r.API {
+	case APIChat:
+		if !seen.messages {
+			return malformed("missing required field \"messages\"")
 		}
 	case APICompletions:
-		if w.Prompt == nil {
+		if !seen.prompt {
 			return malformed("missing required field \"prompt\"")
 		}
-		if err := r.stringsOrTokens("prompt", w.Prompt); err != nil {
-			return err
-		}
-		if w.Suffix != nil {
-			r.addText("", "suffix", *w.Suffix)
-		}
-	case APIEmbeddings:
-		if w.Input == nil {
+	case APIEmbeddings, APIResponses:
+		if !seen.input {
 			return malformed("missing required field \"input\"")
-		}
-		if err := r.stringsOrTokens("input", w.Input); err != nil {
-			return err
-		}
-	case APIResponses:
-		if w.Instructions != nil {
-			r.addText("system", "instructions", *w.Instructions)
-		}
-		if w.Input == nil {
-			return malformed("missing required field \"input\"")
-		}
-		if err := r.responsesInput(w.Input); err != nil {
-			return err
 		}
 	default:
 		return malformed("unsupported API")
@@ -231,163 +226,169 @@ func (r *Request) addText(role, field, v string) {
 	}
 }
 
-// content handles a message content: a string, null, or an array of parts.
-func (r *Request) content(role, field string, raw json.RawMessage) error {
-	switch kind(raw) {
-	case 0, 'n':
-		return nil
-	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return malformed("%s: %s", field, jsonErr(err))
+// message reads one chat message or Responses input item. Its role may
+// come after its content, so roles are assigned once the object is read.
+// defaultRole applies when the item names none (Responses API).
+func (r *Request) message(s *scanner, field, defaultRole string) error {
+	if s.peek() != '{' {
+		return malformed("%s must be an object", field)
+	}
+	first := len(r.Texts)
+	var role, typ string
+	err := s.object(func(key []byte) error {
+		if s.null() {
+			return nil
 		}
-		r.addText(role, field, s)
-		return nil
-	case '[':
-		var parts []wirePart
-		if err := json.Unmarshal(raw, &parts); err != nil {
-			return malformed("%s: %s", field, jsonErr(err))
-		}
-		r.Parts += len(parts)
-		for j := range parts {
-			if err := r.part(role, fmt.Sprintf("%s[%d]", field, j), &parts[j]); err != nil {
-				return err
+		var err error
+		switch string(key) {
+		case "role":
+			role, err = s.str()
+		case "type":
+			typ, err = s.str()
+		case "content":
+			err = r.content(s, field+".content")
+		case "output":
+			if r.API != APIResponses {
+				return s.skip()
 			}
+			typ = "function_call_output"
+			err = r.content(s, field+".output")
+		default:
+			err = s.skip()
 		}
-		return nil
+		return err
+	})
+	if err != nil {
+		return err
 	}
-	return malformed("%s must be a string or an array of parts", field)
-}
-
-func (r *Request) part(role, field string, p *wirePart) error {
-	if p.Text != nil {
-		r.addText(role, field+".text", *p.Text)
+	switch {
+	case typ == "function_call_output":
+		role = "tool"
+	case role == "":
+		role = defaultRole
 	}
-	switch kind(p.ImageURL) {
-	case '"': // Responses API: "image_url": "https://..."
-		var s string
-		if err := json.Unmarshal(p.ImageURL, &s); err == nil {
-			r.Media = append(r.Media, Media{Field: field + ".image_url", URL: s})
-		}
-	case '{': // Chat API: "image_url": {"url": "https://..."}
-		var o struct {
-			URL string `json:"url"`
-		}
-		if err := json.Unmarshal(p.ImageURL, &o); err != nil {
-			return malformed("%s.image_url: %s", field, jsonErr(err))
-		}
-		r.Media = append(r.Media, Media{Field: field + ".image_url.url", URL: o.URL})
-	case 0, 'n':
-	default:
-		return malformed("%s.image_url must be a string or object", field)
-	}
-	if p.FileURL != nil {
-		r.Media = append(r.Media, Media{Field: field + ".file_url", URL: *p.FileURL})
-	}
-	if p.File != nil && p.File.FileURL != nil {
-		r.Media = append(r.Media, Media{Field: field + ".file.file_url", URL: *p.File.FileURL})
-	}
-	if p.AudioURL != nil {
-		r.Media = append(r.Media, Media{Field: field + ".audio_url", URL: *p.AudioURL})
+	for i := first; i < len(r.Texts); i++ {
+		r.Texts[i].Role = role
 	}
 	return nil
 }
 
-// stringsOrTokens handles prompt/input: a string, an array of strings, an
-// array of token ids, or an array of token-id arrays.
-func (r *Request) stringsOrTokens(field string, raw json.RawMessage) error {
-	switch kind(raw) {
+// content reads a message content: a string, null, or an array of parts.
+func (r *Request) content(s *scanner, field string) error {
+	switch s.peek() {
+	case 'n':
+		return s.literal("null")
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return malformed("%s: %s", field, jsonErr(err))
-		}
-		r.addText("", field, s)
-		return nil
+		v, err := s.str()
+		r.addText("", field, v)
+		return err
 	case '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return malformed("%s: %s", field, jsonErr(err))
+		return s.array(func(j int) error {
+			r.Parts++
+			return r.part(s, field+"["+strconv.Itoa(j)+"]")
+		})
+	}
+	return malformed("%s must be a string or an array of parts", field)
+}
+
+func (r *Request) part(s *scanner, field string) error {
+	if s.peek() != '{' {
+		return malformed("%s must be an object", field)
+	}
+	return s.object(func(key []byte) error {
+		if s.null() {
+			return nil
 		}
-		for i, it := range items {
-			f := fmt.Sprintf("%s[%d]", field, i)
-			switch kind(it) {
-			case '"':
-				var s string
-				if err := json.Unmarshal(it, &s); err != nil {
-					return malformed("%s: %s", f, jsonErr(err))
-				}
-				r.addText("", f, s)
-			case '0':
-				r.TokenInputs++
-			case '[':
-				var toks []int64
-				if err := json.Unmarshal(it, &toks); err != nil {
-					return malformed("%s must be an array of token ids", f)
-				}
-				r.TokenInputs += len(toks)
-			default:
-				return malformed("%s must be a string or token ids", f)
+		switch string(key) {
+		case "text":
+			v, err := s.str()
+			r.addText("", field+".text", v)
+			return err
+		case "image_url":
+			if s.peek() == '"' { // Responses API: "image_url": "https://..."
+				v, err := s.str()
+				r.Media = append(r.Media, Media{Field: field + ".image_url", URL: v})
+				return err
 			}
+			return r.urlObject(s, field+".image_url")
+		case "file_url", "audio_url":
+			v, err := s.str()
+			r.Media = append(r.Media, Media{Field: field + "." + string(key), URL: v})
+			return err
+		case "file":
+			return r.urlObject(s, field+".file")
 		}
-		return nil
+		return s.skip()
+	})
+}
+
+// urlObject reads {"url": ...} or {"file_url": ...}, recording the URL.
+func (r *Request) urlObject(s *scanner, field string) error {
+	if s.peek() != '{' {
+		return malformed("%s must be a string or an object", field)
+	}
+	return s.object(func(key []byte) error {
+		switch k := string(key); k {
+		case "url", "file_url":
+			if s.null() {
+				return nil
+			}
+			v, err := s.str()
+			r.Media = append(r.Media, Media{Field: field + "." + k, URL: v})
+			return err
+		}
+		return s.skip()
+	})
+}
+
+// stringsOrTokens reads prompt/input: a string, an array of strings, an
+// array of token ids, or an array of token-id arrays.
+func (r *Request) stringsOrTokens(s *scanner, field string) error {
+	switch s.peek() {
+	case '"':
+		v, err := s.str()
+		r.addText("", field, v)
+		return err
+	case '[':
+		return s.array(func(i int) error {
+			f := field + "[" + strconv.Itoa(i) + "]"
+			switch c := s.peek(); {
+			case c == '"':
+				v, err := s.str()
+				r.addText("", f, v)
+				return err
+			case c == '-' || (c >= '0' && c <= '9'):
+				r.TokenInputs++
+				_, err := s.integer()
+				return err
+			case c == '[':
+				return s.array(func(int) error {
+					r.TokenInputs++
+					_, err := s.integer()
+					return err
+				})
+			}
+			return malformed("%s must be a string or token ids", f)
+		})
 	}
 	return malformed("%s must be a string or an array", field)
 }
 
-// responsesInput handles the Responses API input: a string or an array of
+// responsesInput reads the Responses API input: a string or an array of
 // items (messages, function call outputs, ...).
-func (r *Request) responsesInput(raw json.RawMessage) error {
-	switch kind(raw) {
+func (r *Request) responsesInput(s *scanner) error {
+	switch s.peek() {
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return malformed("input: %s", jsonErr(err))
-		}
-		r.addText("user", "input", s)
-		return nil
+		v, err := s.str()
+		r.addText("user", "input", v)
+		return err
 	case '[':
-		var items []wireMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return malformed("input: %s", jsonErr(err))
-		}
-		r.Messages = len(items)
-		for i := range items {
-			it := &items[i]
-			f := fmt.Sprintf("input[%d]", i)
-			if it.Type == "function_call_output" || it.Output != nil {
-				if err := r.content("tool", f+".output", it.Output); err != nil {
-					return err
-				}
-				continue
-			}
-			role := it.Role
-			if role == "" {
-				role = "user"
-			}
-			if err := r.content(role, f+".content", it.Content); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.array(func(i int) error {
+			r.Messages++
+			return r.message(s, "input["+strconv.Itoa(i)+"]", "user")
+		})
 	}
 	return malformed("input must be a string or an array")
-}
-
-// kind returns the first significant byte of a JSON value: '"', '[', '{',
-// 'n' (null), 't'/'f' (bool), '0' (number), or 0 when absent.
-func kind(raw json.RawMessage) byte {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return 0
-	}
-	switch c := raw[0]; c {
-	case '"', '[', '{', 'n', 't', 'f':
-		return c
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return '0'
-	}
-	return '?'
 }
 
 // jsonErr shortens encoding/json errors for clients: the type names of our

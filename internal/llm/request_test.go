@@ -34,6 +34,10 @@ var parseCases = []struct {
 		&Request{API: APIResponses, Model: "m", MaxTokens: 7, Messages: 2, Parts: 2,
 			Texts: []Text{{"system", "instructions", "sys"}, {"user", "input[0].content[0].text", "q"}, {"tool", "input[1].output", "tool says"}},
 			Media: []Media{{"input[0].content[1].image_url", "https://x/y.png"}}}, false},
+	{"role after content and escaped keys", APIChat, `{"mod\u0065l":"m","messages":[{"cont\u0065nt":"caf\u00e9 \ud83d\ude00","role":"user"}]}`,
+		&Request{API: APIChat, Model: "m", Messages: 1, Texts: []Text{{"user", "messages[0].content", "café 😀"}}}, false},
+	{"trailing data", APIChat, `{"model":"m","messages":[]} {}`, nil, true},
+	{"deep nesting", APIChat, `{"model":"m","messages":[],"x":` + strings.Repeat("[", 2000) + strings.Repeat("]", 2000) + `}`, nil, true},
 	{"not an object", APIChat, `["model"]`, nil, true},
 	{"truncated", APIChat, `{"model":"m","messages":[`, nil, true},
 	{"missing model", APIChat, `{"messages":[]}`, nil, true},
@@ -196,6 +200,57 @@ func FuzzUsage(f *testing.F) {
 		_ = IsUsageOnlyChunk(b)
 		if n := EstimateDeltaTokens(b); n < 0 {
 			t.Fatalf("negative estimate %d", n)
+		}
+	})
+}
+
+// FuzzParseDifferential checks Parse against encoding/json: every message
+// text the standard library sees must be seen by Parse too, or a prompt
+// could reach the upstream unscanned.
+func FuzzParseDifferential(f *testing.F) {
+	for _, tt := range parseCases {
+		if tt.api == APIChat {
+			f.Add([]byte(tt.body))
+		}
+	}
+	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"a"}],"messages":[{"role":"user","content":"b"}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var ref struct {
+			Model    string `json:"model"`
+			Messages []struct {
+				Content json.RawMessage `json:"content"`
+			} `json:"messages"`
+		}
+		// Invalid UTF-8 is refused by CheckStrict before Parse runs.
+		if !utf8.Valid(body) || json.Unmarshal(body, &ref) != nil || ref.Model == "" || ref.Messages == nil {
+			return
+		}
+		got, err := Parse(APIChat, body)
+		if err != nil {
+			return // stricter than encoding/json (e.g. depth): refused, not bypassed
+		}
+		seen := map[string]bool{}
+		for _, tx := range got.Texts {
+			seen[tx.Value] = true
+		}
+		for _, m := range ref.Messages {
+			var s string
+			if json.Unmarshal(m.Content, &s) == nil {
+				if s != "" && !seen[s] && utf8.ValidString(s) {
+					t.Fatalf("encoding/json sees text %q that Parse missed; Parse saw %q", s, got.Texts)
+				}
+				continue
+			}
+			var parts []struct {
+				Text string `json:"text"`
+			}
+			if json.Unmarshal(m.Content, &parts) == nil {
+				for _, p := range parts {
+					if p.Text != "" && !seen[p.Text] && utf8.ValidString(p.Text) {
+						t.Fatalf("encoding/json sees part %q that Parse missed; Parse saw %q", p.Text, got.Texts)
+					}
+				}
+			}
 		}
 	})
 }

@@ -19,56 +19,64 @@ type Usage struct {
 // Total is prompt plus completion tokens.
 func (u Usage) Total() int64 { return u.PromptTokens + u.CompletionTokens }
 
-type wireUsage struct {
-	PromptTokens     *int64 `json:"prompt_tokens"`
-	CompletionTokens *int64 `json:"completion_tokens"`
-	InputTokens      *int64 `json:"input_tokens"`
-	OutputTokens     *int64 `json:"output_tokens"`
-}
-
-type usageDoc struct {
-	Usage *wireUsage `json:"usage"`
-	// Responses API streams carry usage inside the final response object.
-	Response *struct {
-		Usage *wireUsage `json:"usage"`
-	} `json:"response"`
-}
-
 var usageKey = []byte(`"usage"`)
 
 // UsageFromJSON extracts token usage from a response body or one SSE data
 // payload, in the chat/completions/embeddings or Responses API shape. It
-// skips decoding entirely when the payload cannot contain usage, so it is
-// cheap to call on every streamed chunk.
+// returns at once when the payload cannot contain usage, so it is cheap to
+// call on every streamed chunk.
 func UsageFromJSON(b []byte) (Usage, bool) {
 	if !hasUsageObject(b) {
 		return Usage{}, false
 	}
-	var d usageDoc
-	if json.Unmarshal(b, &d) != nil {
+	s := &scanner{b: b}
+	var u Usage
+	var found bool
+	err := s.object(func(key []byte) error {
+		switch string(key) {
+		case "usage":
+			if s.peek() == '{' {
+				found = true
+				return readUsage(s, &u)
+			}
+		case "response": // Responses API streams: usage inside the final response
+			if s.peek() == '{' {
+				return s.object(func(k []byte) error {
+					if string(k) == "usage" && s.peek() == '{' {
+						found = true
+						return readUsage(s, &u)
+					}
+					return s.skip()
+				})
+			}
+		}
+		return s.skip()
+	})
+	if err != nil || !found {
 		return Usage{}, false
 	}
-	w := d.Usage
-	if w == nil && d.Response != nil {
-		w = d.Response.Usage
-	}
-	if w == nil {
-		return Usage{}, false
-	}
-	u := Usage{Reported: true}
-	switch {
-	case w.PromptTokens != nil:
-		u.PromptTokens = *w.PromptTokens
-	case w.InputTokens != nil:
-		u.PromptTokens = *w.InputTokens
-	}
-	switch {
-	case w.CompletionTokens != nil:
-		u.CompletionTokens = *w.CompletionTokens
-	case w.OutputTokens != nil:
-		u.CompletionTokens = *w.OutputTokens
-	}
+	u.Reported = true
 	return u, true
+}
+
+func readUsage(s *scanner, u *Usage) error {
+	return s.object(func(key []byte) error {
+		switch string(key) {
+		case "prompt_tokens", "input_tokens":
+			if c := s.peek(); c == '-' || (c >= '0' && c <= '9') {
+				n, err := s.integer()
+				u.PromptTokens = max(n, 0)
+				return err
+			}
+		case "completion_tokens", "output_tokens":
+			if c := s.peek(); c == '-' || (c >= '0' && c <= '9') {
+				n, err := s.integer()
+				u.CompletionTokens = max(n, 0)
+				return err
+			}
+		}
+		return s.skip()
+	})
 }
 
 // IsUsageOnlyChunk reports whether a chat/completions stream chunk exists

@@ -129,7 +129,13 @@ func (p *Pipeline) serve(w *responseWriter, r *http.Request, rc *RequestContext)
 		return
 	}
 	if rc.API.HasBody() {
-		req, err := llm.Parse(rc.API, rc.Body)
+		// Strict first: duplicate keys or invalid UTF-8 would let the
+		// gateway and the upstream read different requests.
+		err := llm.CheckStrict(rc.Body, llm.StrictLimits{})
+		var req *llm.Request
+		if err == nil {
+			req, err = llm.Parse(rc.API, rc.Body)
+		}
 		if err != nil {
 			p.deny(w, rc, &Decision{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: "invalid_body",
 				Message: "Invalid request body: " + strings.TrimPrefix(err.Error(), llm.ErrMalformed.Error()+": ") + ".", Stage: "parse", Rule: "malformed", Reason: err.Error()})

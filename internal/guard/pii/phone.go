@@ -61,6 +61,9 @@ func matchPhone(text string, i int) (start, end int, ok bool) {
 	if !numberStartOK(text, s) {
 		return 0, 0, false
 	}
+	if s > 0 && text[s-1] == '/' {
+		return 0, 0, false // a path or a product version: "Chrome/110.0.5481.154"
+	}
 	p, parens := i, 0
 	if open {
 		parens++
@@ -123,6 +126,9 @@ func matchPhone(text string, i int) (start, end int, ok bool) {
 	if !numberEndOK(text, end) || !sh.plausible() {
 		return 0, 0, false
 	}
+	if end+1 < len(text) && text[end] == ':' && isDigit(text[end+1]) {
+		return 0, 0, false // a time ("2001-11-23 15:02") or a port
+	}
 	if sh.strong(text) {
 		return s, end, true
 	}
@@ -177,13 +183,22 @@ func (sh *phoneShape) plausible() bool {
 			allDots = false
 		}
 	}
-	if allDots && (sh.groups == 2 || sh.groups == 4 && sh.glen[0] <= 3 && sh.glen[1] <= 3 && sh.glen[2] <= 3 && sh.glen[3] <= 3) {
-		return false // decimal number or IPv4 address
+	if allDots {
+		if sh.groups == 2 {
+			return false // a decimal number
+		}
+		for k := range sh.groups {
+			if sh.glen[k] < 2 {
+				return false // an IPv4 address or a version: "110.0.5481.154"
+			}
+		}
 	}
-	if sh.groups == 3 && !sh.plus && sh.seps[0] == sh.seps[1] && (sh.seps[0] == '-' || sh.seps[0] == '.') {
+	// A date, possibly followed by more numbers (a time): 2024-01-31,
+	// 31.01.2024, 01-31-24, "2001-11-23 15".
+	if sh.groups >= 3 && !sh.plus && sh.seps[0] == sh.seps[1] && (sh.seps[0] == '-' || sh.seps[0] == '.') {
 		a, b, c := sh.glen[0], sh.glen[1], sh.glen[2]
-		if a == 4 && b <= 2 && c <= 2 || a <= 2 && b <= 2 && (c == 4 || c == 2) {
-			return false // 2024-01-31, 31.01.2024, 01-31-24
+		if a == 4 && b <= 2 && c <= 2 || a <= 2 && b <= 2 && (c == 4 || sh.groups == 3 && c == 2) {
+			return false
 		}
 	}
 	if sh.groups == 1 && !sh.plus && sh.digits < 7 {

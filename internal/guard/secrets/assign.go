@@ -4,6 +4,7 @@ package secrets
 
 import (
 	"bytes"
+	"math"
 	"strings"
 )
 
@@ -37,7 +38,7 @@ var secretKeys = []string{
 }
 
 // authSchemes may precede the credential in an Authorization value.
-var authSchemes = []string{"bearer ", "basic ", "token ", "bot ", "apikey ", "digest "}
+var authSchemes = []string{"bearer ", "basic ", "token ", "bot ", "apikey ", "digest ", "signature ", "hmac ", "negotiate ", "ntlm "}
 
 const (
 	maxKey   = 64
@@ -47,7 +48,7 @@ const (
 	// entropy. "hunter2" and "changeme" stay, "Xk9#mP2$vL" and any API key
 	// go.
 	minSecretLen = 8
-	minEntropy   = 3.0
+	minEntropy   = 2.5
 )
 
 // matchAssignment recognises KEY = VALUE, KEY: VALUE, KEY := VALUE and
@@ -103,18 +104,28 @@ func (d *Detector) matchAssignment(text string, i int) (start, end int, typ stri
 	for sp := 0; v < len(text) && sp < 4 && (text[v] == ' ' || text[v] == '\t'); sp++ {
 		v++
 	}
-	if typ == authHeader {
+	auth := typ == authHeader
+	if auth {
+		typ = GenericSecret
 		for _, s := range authSchemes {
 			if hasPrefixFold(text[v:], s) {
 				v += len(s)
 				break
 			}
 		}
-		typ = GenericSecret
 	}
 	start, end, ok = readValue(text, v)
 	if !ok {
 		return 0, 0, "", false
+	}
+	if auth {
+		// The scheme may sit inside the quotes: "Authorization": "Bearer x".
+		for _, s := range authSchemes {
+			if hasPrefixFold(text[start:end], s) {
+				start += len(s)
+				break
+			}
+		}
 	}
 	val := text[start:end]
 
@@ -135,7 +146,16 @@ func (d *Detector) matchAssignment(text string, i int) (start, end int, typ stri
 	if !d.on[typ] {
 		return 0, 0, "", false
 	}
-	if !highEntropy(val, text[start-1] != '"' && text[start-1] != '\'' && text[start-1] != '`') {
+	bare := text[start-1] != '"' && text[start-1] != '\'' && text[start-1] != '`'
+	if bare && end < len(text) && strings.IndexByte("([{", text[end]) >= 0 {
+		return 0, 0, "", false // a call or index expression: code, not a value
+	}
+	// A bare value inside code (a member access, or followed by
+	// punctuation that ends an argument or statement) is judged as a
+	// possible identifier; elsewhere (.env, YAML, prose) it is judged like
+	// a quoted value.
+	code := bare && (strings.IndexByte(val, '.') >= 0 || end < len(text) && strings.IndexByte(",;)}]", text[end]) >= 0)
+	if !highEntropy(val, code) {
 		return 0, 0, "", false
 	}
 	// A PEM block is left whole for matchPEM; the quoted JSON string
@@ -221,19 +241,102 @@ func readValue(text string, v int) (start, end int, ok bool) {
 }
 
 // highEntropy reports whether a value looks random enough to be a
-// credential rather than a word, a number or a code reference. Bare values
-// made only of letters, '_' and '.' are code (config.password,
-// os.environ), whatever their entropy.
-func highEntropy(v string, bare bool) bool {
+// credential rather than a word, a number or a code reference. In code
+// (see matchAssignment), values made only of letters, '_' and '.' are
+// references (config.password, os.environ), whatever their entropy.
+func highEntropy(v string, code bool) bool {
 	if len(v) < minSecretLen || isPlaceholder(v) {
 		return false
 	}
-	if bare && identifierLike(v) {
+	if code && identifierLike(v) || wordLike(v, code) {
 		return false
 	}
-	return classes(v) >= 2 && entropy(v) >= minEntropy
+	// Shannon entropy of n bytes is at most log2(n), so short values get
+	// a proportionally lower bar: 2.25 bits at 8 bytes, 2.5 from 11 on.
+	return classes(v) >= 2 && entropy(v) >= min(minEntropy, 0.75*math.Log2(float64(len(v))))
 }
 
+// wordLike reports whether v reads as words rather than random bytes:
+// "X-Fake-Connection-Token", "a-secret-key", "encodeUserPassword", or (with
+// code set, for bare values in code, where digits are allowed)
+// identifiers such as "testRSA2048PrivateKey" and "tls13.NewEarlySecret". Such values score
+// well on entropy and character classes, but they are names and stand-ins
+// far more often than passphrases.
+//
+// v is split into letter runs at non-letters and camelCase humps. A run is
+// a word if it is three or more letters, capitalised or lower case, with a
+// vowel in it; acronyms and lone capitals are neutral. Word-like means at
+// least two words covering at least 80% of the letters outside acronyms.
+// Random strings rarely manage that: their runs are short and often
+// vowel-less ("vLqRtZabcd" is "v", "Lq", "Rt", "Zabcd"; "k3jd9xqmzp7" is
+// "k", "jd", "xqmzp"). Outside code a digit makes a value not word-like
+// ("MySecret2024" is a password).
+func wordLike(v string, code bool) bool {
+	words, wordLetters, letterCount := 0, 0, 0
+	capWords := 0
+	for i := 0; i < len(v); {
+		c := v[i]
+		if isDigit(c) && !code {
+			return false
+		}
+		if !letters.has(c) {
+			i++
+			continue
+		}
+		j := i + 1
+		if isUpper(c) && j < len(v) && isUpper(v[j]) {
+			// An acronym runs up to the capital that starts the next
+			// hump: "HTTPServer" is HTTP + Server. Neutral either way.
+			for j < len(v) && isUpper(v[j]) && (j+1 >= len(v) || !isLower(v[j+1])) {
+				j++
+			}
+			i = j
+			continue
+		}
+		for j < len(v) && isLower(v[j]) {
+			j++
+		}
+		n := j - i
+		if n == 1 && isUpper(c) {
+			i = j
+			continue // a lone capital: "X-Fake"
+		}
+		letterCount += n
+		if n >= 3 && hasVowel(v[i:j]) {
+			words++
+			wordLetters += n
+			if isUpper(c) {
+				capWords++
+			}
+		}
+		i = j
+	}
+	if words == 1 && wordLetters == len(v) {
+		return true // a single word: "token: Variable"
+	}
+	if code {
+		// Bare code references are camelCase: at least two capitalised
+		// words ("ecTestKey256", "tls13.NewEarlySecret"). A bare run of
+		// lower case and digits ("k3jd9xqmzp7abc") is how base36 keys
+		// look, and .env files are full of bare secrets, so the bar is
+		// higher than for quoted values.
+		return capWords >= 2 && 4*wordLetters >= 3*letterCount
+	}
+	return words >= 2 && 5*wordLetters >= 4*letterCount
+}
+
+func hasVowel(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch toLower(s[i]) {
+		case 'a', 'e', 'i', 'o', 'u', 'y':
+			return true
+		}
+	}
+	return false
+}
+
+// identifierLike reports whether v is only letters, '_' and '.': a bare
+// code reference such as config.password or os.environ.
 func identifierLike(v string) bool {
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; !letters.has(c) && c != '_' && c != '.' {

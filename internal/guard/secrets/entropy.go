@@ -59,8 +59,8 @@ func classes(s string) int {
 // credential: documentation, templates and redacted dumps are full of them.
 var placeholderParts = []string{
 	"xxxx", "****", "....", "<", "${", "{{", "}}", "%(", "$(", "example",
-	"placeholder", "redacted", "changeme", "change_me", "your", "insert", "replace",
-	"dummy", "sample", "fixme", "todo", "secret_here", "key_here", "token_here",
+	"placeholder", "password", "redacted", "changeme", "change_me", "your", "insert", "replace",
+	"dummy", "sample", "fixme", "todo", "test", "fake", "mock", "foobar", "my_", "my-", "secret_here", "key_here", "token_here",
 }
 
 var placeholderWords = []string{
@@ -73,9 +73,8 @@ func isPlaceholder(v string) bool {
 	if v == "" {
 		return true
 	}
-	switch v[0] {
-	case '$', '%', '{', '<', '@', '#':
-		return true // $VAR, %VAR%, {{ var }}, <token>, @Value, #comment
+	if isReference(v) {
+		return true
 	}
 	lv := strings.ToLower(v) // only reached for candidate values
 	for _, p := range placeholderParts {
@@ -93,4 +92,33 @@ func isPlaceholder(v string) bool {
 		return true
 	}
 	return false
+}
+
+// isReference reports whether v refers to a secret kept elsewhere: $VAR,
+// ${VAR}, $(cmd), %VAR%, <token>, {{ .Secret }}, @Value("x"). A password
+// that merely starts with '$' or '@' is not a reference.
+func isReference(v string) bool {
+	last := v[len(v)-1]
+	switch v[0] {
+	case '$':
+		return len(v) > 1 && (v[1] == '{' || v[1] == '(' || identOnly(v[1:]))
+	case '@':
+		return identOnly(v[1:])
+	case '%':
+		return last == '%'
+	case '<':
+		return last == '>'
+	case '{':
+		return strings.IndexByte(v, '}') > 0
+	}
+	return false
+}
+
+func identOnly(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isWord(s[i]) {
+			return false
+		}
+	}
+	return s != ""
 }

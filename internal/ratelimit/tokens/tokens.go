@@ -50,18 +50,18 @@ var (
 func Count(s string) int {
 	milli := 0
 	for i := 0; i < len(s); {
-		r, _ := utf8.DecodeRuneInString(s[i:])
+		r, _ := decode(s, i)
 		switch {
 		case isLetter(r):
 			n, j := word(s, i)
 			milli += n
 			i = j
-		case r >= '0' && r <= '9' || unicode.IsNumber(r):
+		case isNumber(r):
 			j := i
 			digits := 0
 			for j < len(s) {
-				r2, sz := utf8.DecodeRuneInString(s[j:])
-				if !(r2 >= '0' && r2 <= '9' || unicode.IsNumber(r2)) {
+				r2, sz := decode(s, j)
+				if !isNumber(r2) {
 					break
 				}
 				digits++
@@ -80,11 +80,11 @@ func Count(s string) int {
 				milli += 1000
 			}
 			i = j
-		case r == '\n' || r == '\r' || unicode.IsSpace(r):
+		case r == '\n' || r == '\r' || isSpace(r):
 			j := i
 			for j < len(s) {
-				r2, sz := utf8.DecodeRuneInString(s[j:])
-				if !unicode.IsSpace(r2) {
+				r2, sz := decode(s, j)
+				if !isSpace(r2) {
 					break
 				}
 				j += sz
@@ -96,8 +96,8 @@ func Count(s string) int {
 			j := i
 			run := 0
 			for j < len(s) {
-				r2, sz := utf8.DecodeRuneInString(s[j:])
-				if isLetter(r2) || unicode.IsSpace(r2) || unicode.IsNumber(r2) {
+				r2, sz := decode(s, j)
+				if isLetter(r2) || isSpace(r2) || isNumber(r2) {
 					break
 				}
 				switch {
@@ -113,7 +113,7 @@ func Count(s string) int {
 			// A lone punctuation mark before a word is part of that word's
 			// token ("'s", ".Field", "(x"), as in the BPE pre-tokenizer.
 			if j-i == 1 && j < len(s) {
-				if r2, _ := utf8.DecodeRuneInString(s[j:]); isLetter(r2) {
+				if r2, _ := decode(s, j); isLetter(r2) {
 					i = j
 					continue
 				}
@@ -123,6 +123,25 @@ func Count(s string) int {
 		}
 	}
 	return (milli + 999) / 1000
+}
+
+// decode is utf8.DecodeRuneInString with a fast path for ASCII.
+func decode(s string, i int) (rune, int) {
+	if c := s[i]; c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+func isNumber(r rune) bool {
+	return r >= '0' && r <= '9' || r >= utf8.RuneSelf && unicode.IsNumber(r)
+}
+
+func isSpace(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == ' ' || r >= '\t' && r <= '\r'
+	}
+	return unicode.IsSpace(r)
 }
 
 func isLetter(r rune) bool {
@@ -135,7 +154,7 @@ func word(s string, i int) (int, int) {
 	ascii, cost, j := 0, 0, i
 	allASCII := true
 	for j < len(s) {
-		r, sz := utf8.DecodeRuneInString(s[j:])
+		r, sz := decode(s, j)
 		if !isLetter(r) {
 			break
 		}

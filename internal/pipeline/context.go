@@ -75,6 +75,11 @@ type RequestContext struct {
 	// BytesOut counts body bytes written to the client.
 	BytesOut int64
 
+	// Guard is the guardrails stage's per-request state (the mask mapping
+	// that its response side restores); nil unless that stage set it.
+	// putRC clears it with every other field.
+	Guard any
+
 	audit []AuditField
 	// finishers are the stages whose OnRequest ran, told when it ends.
 	finishers []Finisher

@@ -16,7 +16,9 @@ import (
 	"github.com/bulwarkai/bulwark/internal/config"
 	"github.com/bulwarkai/bulwark/internal/pipeline"
 	"github.com/bulwarkai/bulwark/internal/proxy"
+	"github.com/bulwarkai/bulwark/internal/ratelimit"
 	"github.com/bulwarkai/bulwark/internal/telemetry"
+	"github.com/bulwarkai/bulwark/internal/waf"
 )
 
 // deps are the process-wide parts a pipeline is built with; they outlive
@@ -58,10 +60,21 @@ func build(ctx context.Context, cfg *config.Config, d deps) (p *pipeline.Pipelin
 	}
 	closers = append(closers, idStage)
 
+	// One limit store per pipeline, opened only if some route has limits.
+	var store ratelimit.Store
+	for i := range cfg.Routes {
+		if len(cfg.Routes[i].Limits) > 0 && store == nil {
+			if store, err = ratelimit.NewStore(ctx, cfg.LimitStore, d.logger, d.metrics.Registry); err != nil {
+				return nil, fmt.Errorf("limitStore: %w", err)
+			}
+			closers = append(closers, store)
+		}
+	}
+
 	var routes []*pipeline.Route
 	for i := range cfg.Routes {
 		rc := &cfg.Routes[i]
-		stages, cl, err := routeStages(ctx, cfg, rc, d)
+		stages, cl, err := routeStages(rc, store, d)
 		closers = append(closers, cl...)
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d] (%s): %w", i, rc.Name, err)
@@ -102,12 +115,34 @@ func build(ctx context.Context, cfg *config.Config, d deps) (p *pipeline.Pipelin
 	}), nil
 }
 
-// routeStages builds the stages of one route in their fixed order: access,
-// then the capabilities added by later issues (limits, WAF, guards).
-func routeStages(_ context.Context, _ *config.Config, rc *config.Route, _ deps) ([]pipeline.Stage, []pipeline.Closer, error) {
-	var stages []pipeline.Stage
-	var closers []pipeline.Closer
+// routeStages builds the stages of one route in their fixed order:
+//
+//	access → limits → WAF → guards
+//
+// Access is free and settles who may ask at all. Limits come before the
+// costly inspections so a flood is refused before it burns CPU (a request
+// the WAF then blocks still counts against its sender's request limit;
+// its token reservation is released). The WAF sees the request as sent;
+// guards last, because their redactions change what is forwarded.
+func routeStages(rc *config.Route, store ratelimit.Store, d deps) (stages []pipeline.Stage, closers []pipeline.Closer, err error) {
+	reg := d.metrics.Registry
 	if s := access.New(rc.Access); s != nil {
+		stages = append(stages, s)
+	}
+	if store != nil {
+		s, err := ratelimit.New(rc, store, d.logger, reg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("limits: %w", err)
+		}
+		if s != nil {
+			stages = append(stages, s)
+		}
+	}
+	if rc.WAF != nil && rc.WAF.Mode != "off" {
+		s, err := waf.New(rc.WAF, d.logger, reg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("waf: %w", err)
+		}
 		stages = append(stages, s)
 	}
 	for _, s := range stages {

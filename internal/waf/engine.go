@@ -64,6 +64,7 @@ SecAuditEngine Off
 Include @crs-setup.conf.example
 SecDefaultAction "phase:3,log,auditlog,pass"
 SecDefaultAction "phase:4,log,auditlog,pass"
+SecDefaultAction "phase:5,log,noauditlog,pass"
 `
 
 // buildOptions are hooks for tests (the CRS regression suite needs a log
@@ -77,6 +78,8 @@ type buildOptions struct {
 	// detectionOnly runs Coraza in DetectionOnly whatever the mode, so that
 	// every phase runs even after a match would have blocked.
 	detectionOnly bool
+	// phase5 runs the logging phase, where CRS's reporting rules live.
+	phase5 bool
 }
 
 // directives renders the full SecLang configuration for cfg.

@@ -32,6 +32,8 @@ func echoUpstream(t testing.TB) *httptest.Server {
 		body, _ := io.ReadAll(r.Body)
 		w.Header().Set("Content-Type", "text/plain")
 		switch {
+		case r.URL.Path == "/reflect":
+			reflect(w, body)
 		case r.URL.Path == "/anything":
 			if r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
 				if s, err := url.QueryUnescape(string(body)); err == nil {
@@ -58,6 +60,10 @@ func echoUpstream(t testing.TB) *httptest.Server {
 // proxy will.
 type echoForwarder struct {
 	target *url.URL
+	// finish, when set, is told the request is over before the client
+	// gets the answer, so that everything the WAF logs (CRS's phase 5
+	// included) precedes the next request go-ftw sends.
+	finish pipeline.Finisher
 }
 
 func (f *echoForwarder) Name() string { return "echo" }
@@ -93,7 +99,18 @@ func (f *echoForwarder) Forward(w http.ResponseWriter, r *http.Request, rc *pipe
 				Message: "upstream failed", Stage: "proxy", Rule: "upstream_error", Reason: err.Error()})
 		},
 	}
-	rp.ServeHTTP(w, r)
+	if f.finish == nil {
+		rp.ServeHTTP(w, r)
+		return
+	}
+	rec := httptest.NewRecorder()
+	rp.ServeHTTP(rec, r)
+	f.finish.Finish(r.Context(), rc)
+	for k, vs := range rec.Header() {
+		w.Header()[k] = vs
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
 }
 
 type decisionError struct{ d *pipeline.Decision }
@@ -175,14 +192,23 @@ func (s *syncBuffer) String() string {
 
 func newGateway(t testing.TB, stage *Stage) *gateway {
 	t.Helper()
+	return newGatewayWith(t, stage, 1<<20, false)
+}
+
+func newGatewayWith(t testing.TB, stage *Stage, maxBytes int64, finishFirst bool) *gateway {
+	t.Helper()
 	up := echoUpstream(t)
 	target, _ := url.Parse(up.URL)
+	fwd := &echoForwarder{target: target}
+	if finishFirst {
+		fwd.finish = stage
+	}
 	g := &gateway{stage: stage, facts: &factObserver{facts: map[string]fact{}}, logs: &syncBuffer{}}
 	logger := slog.New(slog.NewJSONHandler(g.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	p := pipeline.New(pipeline.Options{
 		Routes: []*pipeline.Route{{
-			Name: "r", Prefix: "/", MaxRequestBytes: 1 << 20, Passthrough: true,
-			Stages: []pipeline.Stage{stage}, Upstream: &echoForwarder{target: target},
+			Name: "r", Prefix: "/", MaxRequestBytes: maxBytes, Passthrough: true,
+			Stages: []pipeline.Stage{stage}, Upstream: fwd,
 		}},
 		Observers: []pipeline.Observer{g.facts},
 		Logger:    logger,
@@ -272,4 +298,39 @@ func writeFile(t testing.TB, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// reflect answers with the status, headers and body a JSON request asks
+// for, like the albedo test backend that CRS's response tests use.
+func reflect(w http.ResponseWriter, body []byte) {
+	var spec struct {
+		Status      int               `json:"status"`
+		Headers     map[string]string `json:"headers"`
+		Body        string            `json:"body"`
+		EncodedBody string            `json:"encodedBody"`
+	}
+	if err := json.Unmarshal(body, &spec); err != nil {
+		http.Error(w, "invalid reflection spec", http.StatusBadRequest)
+		return
+	}
+	out := []byte(spec.Body)
+	if spec.Body == "" && spec.EncodedBody != "" {
+		var err error
+		if out, err = base64.StdEncoding.DecodeString(spec.EncodedBody); err != nil {
+			http.Error(w, "invalid encodedBody", http.StatusBadRequest)
+			return
+		}
+	}
+	for k, v := range spec.Headers {
+		w.Header().Add(k, v)
+	}
+	if spec.Status == 0 {
+		spec.Status = http.StatusOK
+	}
+	if spec.Status < 100 || spec.Status > 599 {
+		http.Error(w, "invalid status", http.StatusBadRequest)
+		return
+	}
+	w.WriteHeader(spec.Status)
+	_, _ = w.Write(out)
 }

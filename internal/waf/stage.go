@@ -76,6 +76,10 @@ type Stage struct {
 	ssrf    *ssrfChecker
 	logger  *slog.Logger
 	metrics *metrics
+	// phase5 runs CRS's logging phase (its 980xxx reporting rules). Off in
+	// production: those rules only write CRS's own log, and the audit line
+	// carries the same facts. The regression suite turns it on.
+	phase5 bool
 
 	// pending holds the open transaction of each request whose response
 	// will be inspected, keyed by its RequestContext until Finish.
@@ -116,6 +120,7 @@ func newStage(cfg *config.WAF, logger *slog.Logger, reg prometheus.Registerer, o
 		ssrf:    newSSRFChecker(c.SSRF),
 		logger:  logger,
 		metrics: newMetrics(reg),
+		phase5:  opts.phase5,
 	}
 	if c.Mode == "off" {
 		return s, nil
@@ -279,7 +284,7 @@ func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, 
 	keep := false
 	defer func() {
 		if !keep {
-			_ = tx.Close()
+			s.closeTx(tx)
 		}
 	}()
 
@@ -332,6 +337,12 @@ func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, 
 			return nil, fmt.Errorf("waf: processing request body: %w", err)
 		}
 	}
+	if it == nil && s.cfg.InspectResponses {
+		// Not interrupted (in detect mode, never): the response phases
+		// run on this transaction later.
+		keep = true
+		s.pending.Store(rc, tx)
+	}
 	if it == nil {
 		if do, ok := tx.(detectionOnly); ok {
 			it = do.DetectionOnlyInterruption()
@@ -344,10 +355,6 @@ func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, 
 		s.match(route, strconv.Itoa(id))
 	}
 	if it == nil {
-		if s.cfg.InspectResponses {
-			keep = true
-			s.pending.Store(rc, tx)
-		}
 		return nil, nil
 	}
 	return s.interruption(it, a), nil
@@ -487,8 +494,15 @@ func (s *Stage) Finish(_ context.Context, rc *pipeline.RequestContext) {
 		return
 	}
 	if v, ok := s.pending.LoadAndDelete(rc); ok {
-		_ = v.(types.Transaction).Close()
+		s.closeTx(v.(types.Transaction))
 	}
+}
+
+func (s *Stage) closeTx(tx types.Transaction) {
+	if s.phase5 {
+		tx.ProcessLogging()
+	}
+	_ = tx.Close()
 }
 
 func isEventStream(res *http.Response) bool {

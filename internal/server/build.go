@@ -60,10 +60,12 @@ func build(ctx context.Context, cfg *config.Config, d deps) (p *pipeline.Pipelin
 	}
 	closers = append(closers, idStage)
 
-	// One limit store per pipeline, opened only if some route has limits.
+	// One limit store per pipeline, opened only if some route has limits
+	// (or an output-token cap, which the limits stage enforces).
 	var store ratelimit.Store
 	for i := range cfg.Routes {
-		if len(cfg.Routes[i].Limits) > 0 && store == nil {
+		r := &cfg.Routes[i]
+		if (len(r.Limits) > 0 || r.MaxOutputTokens > 0) && store == nil {
 			if store, err = ratelimit.NewStore(ctx, cfg.LimitStore, d.logger, d.metrics.Registry); err != nil {
 				return nil, fmt.Errorf("limitStore: %w", err)
 			}

@@ -248,7 +248,7 @@ func (st *reqState) ensureAudit() {
 
 func (st *reqState) hit(dir string, g *guard) *Hit {
 	st.ensureAudit()
-	return st.hit(dir, g)
+	return st.audit.hit(dir, g)
 }
 
 func (st *reqState) redactorFor() *redact.Redactor {

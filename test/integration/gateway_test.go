@@ -90,6 +90,9 @@ func do(t *testing.T, method, url, key, body string, hdr ...string) (*http.Respo
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json") // as the OpenAI SDKs send
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}

@@ -4,6 +4,7 @@
 //
 //	go run ./internal/guard/injection/train -data /work/shared/data/guard \
 //	    -out internal/guard/injection/model.bin [-heldout /tmp/guard-heldout]
+//	go run ./internal/guard/injection/train eval [-model FILE] FILE.jsonl...
 //
 // It reads the public datasets in -data and the hand-written cases in
 // -extra/train, holds out whole sources, templates, languages and
@@ -101,6 +102,9 @@ var groupMultiplier = map[string]float64{
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "eval" {
+		return runEval(ctx, args[1:], stdout)
+	}
 	o, err := parseFlags(args)
 	if err != nil {
 		return err
@@ -246,6 +250,51 @@ func isHardBenign(r *row) bool {
 	return !r.positive() && (r.group == "handwritten" || r.group == "benign_wildguard.jsonl")
 }
 
+// runEval implements "train eval [-model FILE] [-threshold T] FILE.jsonl...",
+// a stand-in for "bulwark guard eval" that also prints the recall at a 1%
+// false-positive rate chosen on the evaluated data itself (an optimistic
+// bound, labelled as such).
+func runEval(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("train eval", flag.ContinueOnError)
+	modelPath := fs.String("model", "", "model file (default: the embedded model)")
+	threshold := fs.Float64("threshold", 0, "decision threshold (<= 0: the model's)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m := injection.Default()
+	if *modelPath != "" {
+		data, err := os.ReadFile(*modelPath)
+		if err != nil {
+			return fmt.Errorf("reading model: %w", err)
+		}
+		if m, err = injection.Load(data); err != nil {
+			return err
+		}
+	}
+	if _, err := injection.Evaluate(ctx, m, fs.Args(), *threshold, stdout); err != nil {
+		return err
+	}
+	var pos, neg []float64
+	for _, name := range fs.Args() {
+		rows, err := readFile(name)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if s := m.Score(r.Text); r.positive() {
+				pos = append(pos, s)
+			} else {
+				neg = append(neg, s)
+			}
+		}
+	}
+	if len(pos) > 0 && len(neg) > 0 {
+		t := chooseThreshold(neg, 0.01)
+		fmt.Fprintf(stdout, "oracle: at threshold %.4f (set on this data for FPR <= 1%%) recall %.4f, FPR %.4f\n", t, rateAbove(pos, t), rateAbove(neg, t))
+	}
+	return nil
+}
+
 func load(p *feature.Params) (*injection.Model, error) {
 	data, err := p.MarshalBinary()
 	if err != nil {
@@ -325,7 +374,9 @@ func provenance(o options, rows []*row, threshold float64) string {
 	sort.Strings(files)
 	var b strings.Builder
 	fmt.Fprintf(&b, "bulwark prompt-injection classifier, trained %s\n", o.date)
-	fmt.Fprintf(&b, "command: go run ./internal/guard/injection/train -data %s -out %s -seed %d\n", o.data, o.out, o.seed)
+	// Paths are left out so that the same data gives the same bytes
+	// wherever it lives.
+	fmt.Fprintf(&b, "command: go run ./internal/guard/injection/train -data DIR -out FILE -seed %d\n", o.seed)
 	fmt.Fprintf(&b, "config: %+v epochs=%d lr=%g l2=%g synthetic=%d target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.lr, o.l2, o.synthetic, o.targetFPR, o.targetHardFPR, threshold)
 	for _, f := range files {
 		var ls []string

@@ -120,6 +120,21 @@ func (c Config) Extract(b *Buf, text []byte) {
 // charGrams appends the character n-grams of "<tok>".
 func (c Config) charGrams(b *Buf, tok []byte, shift uint32) {
 	b.word = append(append(append(b.word[:0], 0x02), tok...), 0x03)
+	lo, hi := int(c.CharMin), int(c.CharMax)
+	if isASCII(tok) {
+		// Fast path: one byte per rune.
+		w := b.word
+		for s := range w {
+			h := seedChar
+			for n := 1; n <= hi && s+n <= len(w); n++ {
+				h = (h ^ uint32(w[s+n-1])) * fnvPrime
+				if n >= lo {
+					b.Idx = append(b.Idx, bucket(h^uint32(n)<<24, shift))
+				}
+			}
+		}
+		return
+	}
 	b.offs = b.offs[:0]
 	for k := 0; k < len(b.word); {
 		b.offs = append(b.offs, int32(k))
@@ -128,7 +143,6 @@ func (c Config) charGrams(b *Buf, tok []byte, shift uint32) {
 	}
 	b.offs = append(b.offs, int32(len(b.word)))
 	runes := len(b.offs) - 1
-	lo, hi := int(c.CharMin), int(c.CharMax)
 	for s := 0; s < runes; s++ {
 		h := seedChar
 		for n := 1; n <= hi && s+n <= runes; n++ {
@@ -177,6 +191,15 @@ func mix(h uint32) uint32 {
 	h *= 0xc2b2ae35
 	h ^= h >> 16
 	return h
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isNumber(b []byte) bool {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bulwarkai/bulwark/internal/config"
 	"github.com/bulwarkai/bulwark/internal/demo"
+	"github.com/bulwarkai/bulwark/internal/guard"
 	"github.com/bulwarkai/bulwark/internal/server"
 	"github.com/bulwarkai/bulwark/internal/version"
 )
@@ -32,6 +33,8 @@ Usage:
   bulwark serve --demo        run the gateway and a built-in demo LLM on loopback
   bulwark check -c FILE       validate a policy file; lists every problem
   bulwark hash-key            print the sha256 to put in identity.apiKeys (key read from stdin)
+  bulwark guard eval --data FILE.jsonl...
+                              measure the prompt-injection classifier on labelled JSONL
   bulwark version             print the version
 
 Run 'bulwark COMMAND --help' for a command's flags.
@@ -50,6 +53,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return check(args[1:], stdout, stderr)
 	case "hash-key":
 		return hashKey(args[1:], stdin, stdout, stderr)
+	case "guard":
+		if len(args) < 2 || args[1] != "eval" {
+			fmt.Fprint(stderr, "Usage: bulwark guard eval --data FILE.jsonl... [flags]\n")
+			return ErrUsage
+		}
+		return guard.EvalCommand(ctx, args[2:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.String())
 		return nil

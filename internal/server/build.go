@@ -14,6 +14,7 @@ import (
 	"github.com/bulwarkai/bulwark/internal/audit"
 	"github.com/bulwarkai/bulwark/internal/authn"
 	"github.com/bulwarkai/bulwark/internal/config"
+	"github.com/bulwarkai/bulwark/internal/guard"
 	"github.com/bulwarkai/bulwark/internal/pipeline"
 	"github.com/bulwarkai/bulwark/internal/proxy"
 	"github.com/bulwarkai/bulwark/internal/ratelimit"
@@ -147,6 +148,15 @@ func routeStages(rc *config.Route, store ratelimit.Store, d deps) (stages []pipe
 		}
 		stages = append(stages, s)
 	}
+	if rc.Guards != nil {
+		s, err := guard.New(rc.Guards, d.logger, reg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("guards: %w", err)
+		}
+		if s != nil {
+			stages = append(stages, s)
+		}
+	}
 	for _, s := range stages {
 		if c, ok := s.(pipeline.Closer); ok {
 			closers = append(closers, c)
@@ -155,10 +165,9 @@ func routeStages(rc *config.Route, store ratelimit.Store, d deps) (stages []pipe
 	return stages, closers, nil
 }
 
-// auditRedactor is the redactor used for audit.prompts: redacted. Until
-// the PII/secret detectors are wired in, nil makes the audit log omit the
-// prompt rather than log it unredacted.
-func auditRedactor() audit.Redactor { return nil }
+// auditRedactor replaces PII and secrets with typed placeholders for
+// audit.prompts: redacted.
+func auditRedactor() audit.Redactor { return guard.AuditRedactor() }
 
 // defaultClient fetches JWKS and similar control-plane documents.
 func defaultClient() *http.Client {

@@ -135,6 +135,14 @@ func (c Config) charGrams(b *Buf, tok []byte, shift uint32) {
 		}
 		return
 	}
+	c.charGramsRunes(b, shift)
+}
+
+// charGramsRunes is charGrams for words with multi-byte runes: n-grams are
+// counted in runes, so that a Cyrillic or CJK n-gram covers as many
+// characters as a Latin one.
+func (c Config) charGramsRunes(b *Buf, shift uint32) {
+	lo, hi := int(c.CharMin), int(c.CharMax)
 	b.offs = b.offs[:0]
 	for k := 0; k < len(b.word); {
 		b.offs = append(b.offs, int32(k))

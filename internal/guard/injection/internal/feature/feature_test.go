@@ -158,3 +158,19 @@ func TestMarshalRejectsBadParams(t *testing.T) {
 		})
 	}
 }
+
+func TestCharGramsASCIIFastPath(t *testing.T) {
+	// The ASCII fast path must produce exactly the buckets of the general
+	// path, or models trained before it was added would silently change.
+	for _, word := range []string{"ignore", "a", "instructions", "x86_64", "<<sys>>"} {
+		t.Run(word, func(t *testing.T) {
+			var fast, slow Buf
+			testConfig.charGrams(&fast, []byte(word), 32-uint32(testConfig.Bits))
+			slow.word = append(append(append(slow.word[:0], 0x02), word...), 0x03)
+			testConfig.charGramsRunes(&slow, 32-uint32(testConfig.Bits))
+			if diff := cmp.Diff(slow.Idx, fast.Idx); diff != "" {
+				t.Errorf("charGrams(%q) fast path mismatch (-general +fast):\n%s", word, diff)
+			}
+		})
+	}
+}

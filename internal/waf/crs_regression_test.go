@@ -51,10 +51,10 @@ const minCRSPassRate = 0.995
 // TestCRSRegression runs the CRS 4 regression suite (shipped inside the
 // coraza-coreruleset module) with go-ftw against Bulwark: the real
 // pipeline and this stage, in full-inspection mode at paranoia level 4,
-// detection only, responses inspected. Tests that cannot pass through
-// net/http, and tests whose expectation is Apache's, are overridden in
-// testdata/ftw-overrides.yaml, each with its reason; docs/waf.md lists
-// them. Skipped with -short (it takes a few minutes).
+// detection only, responses inspected. No test is overridden: the ones
+// that fail are listed in knownCRSFailures with the reason (docs/waf.md
+// has the same list), and any other failure fails this test. Skipped with
+// -short.
 func TestCRSRegression(t *testing.T) {
 	if testing.Short() {
 		t.Skip("CRS regression suite skipped in -short mode")
@@ -99,10 +99,7 @@ func TestCRSRegression(t *testing.T) {
 	rcfg := ftwconfig.NewRunnerConfiguration(fc)
 	rcfg.ShowOnlyFailed = true
 	rcfg.ConnectTimeout = 5 * time.Second
-	rcfg.ReadTimeout = 10 * time.Second
-	if err := rcfg.LoadPlatformOverrides("testdata/ftw-overrides.yaml"); err != nil {
-		t.Fatal(err)
-	}
+	rcfg.ReadTimeout = 60 * time.Second
 	if inc := os.Getenv("BULWARK_CRS_INCLUDE"); inc != "" {
 		rcfg.Include = regexp.MustCompile(inc)
 	}
@@ -117,6 +114,9 @@ func TestCRSRegression(t *testing.T) {
 		t.Fatalf("go-ftw: %v\n%s", err, out.String())
 	}
 	st := res.Stats
+	if testing.Verbose() {
+		t.Log(out.String())
+	}
 	passed := len(st.Success) + len(st.ForcedPass)
 	failed := len(st.Failed) + len(st.ForcedFail)
 	rate := float64(passed) / float64(passed+failed)
@@ -129,6 +129,44 @@ func TestCRSRegression(t *testing.T) {
 	if rate < minCRSPassRate {
 		t.Errorf("CRS regression pass rate %.2f%% < %.1f%%", 100*rate, 100*minCRSPassRate)
 	}
+	if os.Getenv("BULWARK_CRS_INCLUDE") != "" {
+		return
+	}
+	failedSet := map[string]bool{}
+	for _, id := range st.Failed {
+		failedSet[id] = true
+		if _, known := knownCRSFailures[id]; !known {
+			t.Errorf("CRS test %s failed; it is not a known platform difference", id)
+		}
+	}
+	for id := range knownCRSFailures {
+		if !failedSet[id] {
+			t.Errorf("CRS test %s passes now: remove it from knownCRSFailures and docs/waf.md", id)
+		}
+	}
+}
+
+// knownCRSFailures are the regression tests that fail for reasons of
+// platform, not detection. Keep docs/waf.md in step.
+var knownCRSFailures = map[string]string{
+	"920100-4":  "CONNECT with an authority-form target: net/http answers it itself; the WAF never sees the request",
+	"920100-5":  "CONNECT to a host without port: the test expects Apache's 400; net/http answers differently before any handler",
+	"920100-8":  "expects Apache's 400 for a colon in the path; RFC 3986 allows it and net/http passes it on",
+	"920100-16": "absolute-form target without a path (GET http://localhost): the URL path is empty, so no route matches and the gateway answers 404 before the WAF",
+	"920270-4":  "expects Apache's 400 for a Host of localhost%00; only the status is asserted",
+	"920274-1":  "expects Apache's 400 for a Host of localhost%1F; only the status is asserted",
+	"920280-3":  "HTTP/0.9 request: net/http refuses it before any handler (the test expects Apache's 400)",
+	"920290-1":  "expects Apache's 400 for an empty Host header; only the status is asserted",
+	"920290-4":  "net/http does not tell an empty Host header from a missing one, so CRS sees 920280 (missing) instead of 920290 (empty)",
+	"920430-3":  "HTTP/0.9 request: net/http refuses it before any handler (the test expects Apache's 400)",
+	"920430-5":  "request line without a version: net/http answers 400 itself; the test expects a dropped connection",
+	"920430-8":  "HTTP/4.0: net/http answers 505 itself before any handler",
+	"920430-9":  "HTTP/0.8: net/http refuses it before any handler (the test expects Apache's 400)",
+	"920610-2":  "expects Apache's 400 for a raw # in the request target; net/http strips the fragment",
+	"920620-1":  "two Content-Type headers: Apache joins them so the rule stays quiet, net/http keeps both and 920620 rightly fires",
+	"922130-1":  "Coraza's multipart parser refuses the invalid part header first (rule 200003, MULTIPART_STRICT_ERROR) with a different message than the test matches",
+	"922130-2":  "as 922130-1",
+	"922130-7":  "as 922130-1",
 }
 
 // loadCRSTests reads every regression test YAML embedded in the

@@ -35,7 +35,7 @@ const (
 // and a request with more than 4096 values in one ARGS collection is
 // refused (rules 200004/200005) rather than inspected in part.
 const baseDirectives = `
-SecRxPreFilter On
+SecRxPreFilter Off
 SecRequestBodyAccess On
 SecRule REQUEST_HEADERS:Content-Type "^(?:application(?:/soap\+|/)|text/)xml" \
      "id:'200000',phase:1,t:none,t:lowercase,pass,nolog,ctl:requestBodyProcessor=XML"

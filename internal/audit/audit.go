@@ -207,7 +207,7 @@ func (o *Observer) Observe(rc *pipeline.RequestContext) {
 		PromptTokens:     rc.Usage.PromptTokens,
 		CompletionTokens: rc.Usage.CompletionTokens,
 		UsageEstimated:   !rc.Usage.Reported && rc.Usage.Total() > 0,
-		BytesIn:          len(rc.Body),
+		BytesIn:          rc.BytesIn,
 		BytesOut:         rc.BytesOut,
 		Decision:         Decision{Outcome: rc.Outcome()},
 	}

@@ -11,7 +11,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/bulwarkai/bulwark/internal/config"
 	"github.com/bulwarkai/bulwark/internal/pipeline"
@@ -19,10 +22,13 @@ import (
 
 // Stage authenticates requests.
 type Stage struct {
-	keys   map[[32]byte]pipeline.Identity
-	jwt    []*jwtProvider
-	mtls   *config.MTLSIdentity
-	logger *slog.Logger
+	keys map[[32]byte]pipeline.Identity
+	jwt  []*jwtProvider
+	// jwtAlgs is the union of the providers' algorithms, for parsing;
+	// each provider then checks its own list.
+	jwtAlgs []jose.SignatureAlgorithm
+	mtls    *config.MTLSIdentity
+	logger  *slog.Logger
 }
 
 var (
@@ -49,6 +55,11 @@ func New(ctx context.Context, cfg config.Identity, client *http.Client, logger *
 			return nil, fmt.Errorf("jwt provider %q: %w", cfg.JWT[i].Name, err)
 		}
 		s.jwt = append(s.jwt, p)
+		for _, a := range p.algs {
+			if !slices.Contains(s.jwtAlgs, a) {
+				s.jwtAlgs = append(s.jwtAlgs, a)
+			}
+		}
 	}
 	return s, nil
 }

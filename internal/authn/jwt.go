@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -168,18 +169,19 @@ func (p *jwtProvider) lookup(kid string) *jose.JSONWebKey {
 
 var errWrongIssuer = errors.New("issuer not configured")
 
-// verifyJWT tries each provider whose issuer matches the token's.
+// verifyJWT routes the token to the provider named by its (unverified)
+// issuer, which then verifies signature, algorithm and claims.
 func (s *Stage) verifyJWT(ctx context.Context, token string) (pipeline.Identity, error) {
+	tok, err := jwt.ParseSigned(token, s.jwtAlgs)
+	if err != nil {
+		return pipeline.Identity{}, fmt.Errorf("parsing: %w", err)
+	}
+	var unverified jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return pipeline.Identity{}, fmt.Errorf("claims: %w", err)
+	}
 	var last error = errWrongIssuer
 	for _, p := range s.jwt {
-		tok, err := jwt.ParseSigned(token, p.algs)
-		if err != nil {
-			return pipeline.Identity{}, fmt.Errorf("parsing: %w", err)
-		}
-		var unverified jwt.Claims
-		if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-			return pipeline.Identity{}, fmt.Errorf("claims: %w", err)
-		}
 		if unverified.Issuer != p.cfg.Issuer {
 			continue
 		}
@@ -195,6 +197,9 @@ func (s *Stage) verifyJWT(ctx context.Context, token string) (pipeline.Identity,
 func (p *jwtProvider) verify(ctx context.Context, tok *jwt.JSONWebToken) (pipeline.Identity, error) {
 	if len(tok.Headers) != 1 {
 		return pipeline.Identity{}, errors.New("want exactly one signature")
+	}
+	if !slices.Contains(p.algs, jose.SignatureAlgorithm(tok.Headers[0].Algorithm)) {
+		return pipeline.Identity{}, fmt.Errorf("algorithm %q not allowed for this issuer", tok.Headers[0].Algorithm)
 	}
 	key, err := p.key(ctx, tok.Headers[0].KeyID)
 	if err != nil {

@@ -43,8 +43,11 @@ type RequestContext struct {
 
 	// API is the LLM operation; APIUnknown for passthrough requests.
 	API llm.API
-	// Body is the request body, bounded by the route's maxRequestBytes.
+	// Body is the request body, bounded by the route's maxRequestBytes;
+	// after the stages ran, the body as forwarded (edits applied).
 	Body []byte
+	// BytesIn is the size of the body as the client sent it.
+	BytesIn int
 	// LLM is the parsed body; nil for passthrough and bodiless requests.
 	LLM *llm.Request
 	// Edits accumulate changes stages want made to the body; the handler

@@ -226,7 +226,7 @@ func (p *Pipeline) readBody(r *http.Request, rc *RequestContext) *Decision {
 		return &Decision{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Code: "body_read_error",
 			Message: "Could not read the request body.", Stage: "parse", Rule: "read_error", Reason: err.Error()}
 	}
-	rc.Body = body
+	rc.Body, rc.BytesIn = body, len(body)
 	return nil
 }
 

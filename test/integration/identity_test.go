@@ -241,13 +241,23 @@ func TestJWT(t *testing.T) {
 		}
 	})
 	t.Run("unknown kids do not hammer the IdP", func(t *testing.T) {
-		before := set.fetches.Load()
+		bogus, _ := newRSAKey(t, "")
+		var toks []string
 		for i := range 20 {
-			bogus, _ := newRSAKey(t, fmt.Sprintf("nope-%d", i))
-			do(t, "POST", g.URL+"/v1/chat/completions", sign(t, bogus, claims(nil)), chatBody)
+			k := bogus
+			k.Key = jose.JSONWebKey{Key: bogus.Key.(jose.JSONWebKey).Key, KeyID: fmt.Sprintf("nope-%d", i)}
+			toks = append(toks, sign(t, k, claims(nil)))
 		}
-		if got := set.fetches.Load() - before; got > 2 {
-			t.Errorf("JWKS fetched %d times for 20 unknown kids, want at most 2 (rate-limited)", got)
+		before, start := set.fetches.Load(), time.Now()
+		for _, tok := range toks {
+			if res, _ := do(t, "POST", g.URL+"/v1/chat/completions", tok, chatBody); res.StatusCode != 401 {
+				t.Fatalf("unknown kid: status %d, want 401", res.StatusCode)
+			}
+		}
+		// jwksMinRefresh is 1s: at most one refetch per started second.
+		allowed := int64(time.Since(start)/time.Second) + 1
+		if got := set.fetches.Load() - before; got > allowed {
+			t.Errorf("JWKS fetched %d times for 20 unknown kids in %s, want at most %d (rate-limited)", got, time.Since(start), allowed)
 		}
 	})
 }

@@ -71,7 +71,7 @@ func (s *Stage) holdBack(g *guard) int {
 // Memory per stream is bounded by look-behind + hold-back + one chunk.
 type textScan struct {
 	o        *outputSide
-	buf      string
+	buf      []byte
 	done     int // buf[:done] has been released
 	restorer *redact.Restorer
 	fs       []entity.Finding
@@ -92,7 +92,7 @@ func (o *outputSide) newScan() *textScan {
 // *blocked means the text must not go on: nothing from the finding on has
 // been released, and the returned text is what precedes it.
 func (t *textScan) write(text string, final bool) (string, *blocked) {
-	t.buf += text
+	t.buf = append(t.buf, text...)
 	t.out.Reset()
 	end := len(t.buf)
 	// The least of the guards' safe points bounds the release.
@@ -106,6 +106,17 @@ func (t *textScan) write(text string, final bool) (string, *blocked) {
 		return "", nil
 	}
 	t.hits = t.hits[:0]
+	var window string // the text the guards see, from the widest look-behind
+	wfrom := t.done
+	if len(t.o.guards) > 0 {
+		for _, g := range t.o.guards {
+			wfrom = min(wfrom, max(0, t.done-max(1, g.det.MaxLen())))
+		}
+		for wfrom > 0 && !utf8.RuneStart(t.buf[wfrom]) {
+			wfrom--
+		}
+		window = string(t.buf[wfrom:])
+	}
 	for gi, g := range t.o.guards {
 		// Look behind MaxLen bytes of released text, no more: scans stay
 		// proportional to the window, not to the response.
@@ -114,7 +125,7 @@ func (t *textScan) write(text string, final bool) (string, *blocked) {
 			from--
 		}
 		start := time.Now()
-		t.fs = g.det.Find(t.buf[from:], t.fs[:0])
+		t.fs = g.det.Find(window[from-wfrom:], t.fs[:0])
 		t.o.spent[gi] += time.Since(start)
 		for _, fd := range t.fs {
 			fd.Start += from
@@ -184,14 +195,14 @@ func (t *textScan) release(upto int, red []entity.Finding, final bool) string {
 		if fd.End > upto {
 			break
 		}
-		t.verbatim(t.buf[t.done:fd.Start])
+		t.verbatim(string(t.buf[t.done:fd.Start]))
 		if t.restorer != nil {
 			t.out.WriteString(t.restorer.Flush())
 		}
-		t.out.WriteString(t.o.placeholder(fd.Type, t.buf[fd.Start:fd.End]))
+		t.out.WriteString(t.o.placeholder(fd.Type, string(t.buf[fd.Start:fd.End])))
 		t.done = fd.End
 	}
-	t.verbatim(t.buf[t.done:upto])
+	t.verbatim(string(t.buf[t.done:upto]))
 	t.done = upto
 	if final && t.restorer != nil {
 		t.out.WriteString(t.restorer.Flush())
@@ -206,8 +217,8 @@ func (t *textScan) verbatim(s string) {
 	t.out.WriteString(s)
 }
 
-// trim drops released text beyond the widest look-behind. The next
-// append copies what is left, so the old text is not retained.
+// trim drops released text beyond the widest look-behind, moving the rest
+// down once it is at least half the buffer (amortised O(1) per byte).
 func (t *textScan) trim() {
 	keep := 0
 	for _, g := range t.o.guards {
@@ -220,7 +231,10 @@ func (t *textScan) trim() {
 	for cut < t.done && !utf8.RuneStart(t.buf[cut]) {
 		cut++
 	}
-	t.buf = t.buf[cut:]
+	if cut < len(t.buf)/2 {
+		return
+	}
+	t.buf = t.buf[:copy(t.buf, t.buf[cut:])]
 	t.done -= cut
 }
 

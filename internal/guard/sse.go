@@ -63,6 +63,8 @@ type sseGuard struct {
 	prefix  []byte
 }
 
+var emptyString = []byte(`""`)
+
 // ref is a guarded value found in one event.
 type ref struct {
 	v     scalar
@@ -430,7 +432,11 @@ func (g *sseGuard) apply(ev, prefix, data []byte, ends func(*textStream) bool) e
 			return nil
 		}
 		if out != text {
-			g.edits = append(g.edits, edit{start: r.v.start, end: r.v.end, repl: appendString(nil, out)})
+			repl := emptyString
+			if out != "" {
+				repl = appendString(nil, out)
+			}
+			g.edits = append(g.edits, edit{start: r.v.start, end: r.v.end, repl: repl})
 		}
 	}
 	// Streams that end with this event but have no field in it.

@@ -85,6 +85,9 @@ func matchEmail(text string, at int) (start, end int, ok bool) {
 		}
 		labels++
 		lastLabel = ls
+		if e-at > 254 {
+			return 0, 0, false // longer than any domain
+		}
 		if e+1 < len(text) && text[e] == '.' && isDomainChar(text[e+1]) {
 			e++
 			continue
@@ -132,9 +135,10 @@ func validTLD(tld string) bool {
 }
 
 // urlUserinfo reports whether the ':' at colon sits inside the user-info
-// of a URL, i.e. a "://" starts the same whitespace-free token before it.
+// of a URL, i.e. a "://" starts the same whitespace-free token at most 128
+// bytes before it.
 func urlUserinfo(text string, colon int) bool {
-	lo := max(0, colon-256)
+	lo := max(0, colon-128)
 	for k := colon - 1; k >= lo+2; k-- {
 		c := text[k]
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\'' || c == '<' {

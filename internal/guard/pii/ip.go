@@ -105,13 +105,22 @@ func findIPv6(text string, dst []entity.Finding) []entity.Finding {
 		}
 		c := next + j
 		s, e := c, c
-		for s > 0 && isV6Char(text[s-1]) {
+		for s > 0 && isV6Char(text[s-1]) && c-s <= 64 {
 			s--
 		}
-		for e < len(text) && isV6Char(text[e]) {
+		for e < len(text) && isV6Char(text[e]) && e-s <= 64 {
 			e++
 		}
 		next = max(e, c+1)
+		if e-s > 64 {
+			// Far longer than an address: hex dumps and the like. Skip the
+			// whole run so it is not rescanned from every colon.
+			for e < len(text) && isV6Char(text[e]) {
+				e++
+			}
+			next = e
+			continue
+		}
 		if s > 0 && (isWord(text[s-1]) || text[s-1] >= 0x80) {
 			continue
 		}

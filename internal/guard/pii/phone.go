@@ -284,7 +284,7 @@ func beforeStreetName(text string, e int) bool {
 		}
 		p++
 		ws := p
-		for p < len(text) && (isAlpha(text[p]) || text[p] >= 0x80) {
+		for p < len(text) && (isAlpha(text[p]) || text[p] >= 0x80) && p-ws < 24 {
 			p++
 		}
 		if p == ws {

@@ -292,3 +292,30 @@ func BenchmarkFind(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFindPathological feeds inputs built to make a naive scanner
+// rescan: every byte should still be looked at a bounded number of times.
+func BenchmarkFindPathological(b *testing.B) {
+	d, err := pii.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 64 << 10
+	for _, bc := range []struct{ name, unit string }{
+		{"digits", "1 "},
+		{"grouped", "1234 "},
+		{"ats", "a@"},
+		{"dotted", "1.2."},
+		{"hex-colons", "ab:"},
+		{"plus-parens", "+1 (2) "},
+	} {
+		text := strings.Repeat(bc.unit, size/len(bc.unit))
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				d.Find(text, nil)
+			}
+		})
+	}
+}

@@ -57,7 +57,7 @@ const (
 // PASSWORD for password-like names, AWS_SECRET_KEY / AZURE_STORAGE_KEY /
 // AZURE_SHARED_KEY for those providers' names and value shapes, otherwise
 // GENERIC_SECRET. Authorization headers are handled as a key too.
-func (d *Detector) matchAssignment(text string, i int) (start, end int, typ string, ok bool) {
+func (d *Detector) matchAssignment(text string, i int, runs *runCache) (start, end int, typ string, ok bool) {
 	op := text[i]
 	// Reject comparisons and scope operators: ==, !=, <=, >=, ::, and the
 	// '=' of ":=" (handled at its ':').
@@ -114,7 +114,7 @@ func (d *Detector) matchAssignment(text string, i int) (start, end int, typ stri
 			}
 		}
 	}
-	start, end, ok = readValue(text, v)
+	start, end, ok = readValue(text, v, runs)
 	if !ok {
 		return 0, 0, "", false
 	}
@@ -172,6 +172,9 @@ const authHeader = "\x00auth"
 // keyType classifies a normalised key. It works on bytes so that the
 // common case, prose with a colon in it, allocates nothing.
 func keyType(key []byte) string {
+	if len(key) == 0 || !keyLastByte[key[len(key)-1]] {
+		return "" // most keys in prose ("Note:", "target:") stop here
+	}
 	switch {
 	case string(key) == "authorization" || string(key) == "proxyauthorization":
 		return authHeader
@@ -179,7 +182,7 @@ func keyType(key []byte) string {
 		return AzureStorageKey
 	case hasSuffix(key, "sharedaccesskey"):
 		return AzureSharedKey
-	case hasSuffix(key, "secretaccesskey") || bytes.Contains(key, []byte("aws")) && hasSuffix(key, "secretkey"):
+	case hasSuffix(key, "secretaccesskey") || hasSuffix(key, "secretkey") && bytes.Contains(key, []byte("aws")):
 		return AWSSecretKey
 	}
 	for _, s := range passwordKeys {
@@ -194,6 +197,16 @@ func keyType(key []byte) string {
 	}
 	return ""
 }
+
+// keyLastByte marks the last bytes of every suffix keyType knows.
+var keyLastByte = func() (t [256]bool) {
+	for _, list := range [][]string{passwordKeys, secretKeys, {"authorization", "accountkey", "sharedaccesskey", "secretkey"}} {
+		for _, k := range list {
+			t[k[len(k)-1]] = true
+		}
+	}
+	return t
+}()
 
 func hasSuffix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[len(b)-len(s):]) == s
@@ -212,7 +225,7 @@ func normaliseKey(key string, buf []byte) []byte {
 }
 
 // readValue reads a quoted or bare value starting at v.
-func readValue(text string, v int) (start, end int, ok bool) {
+func readValue(text string, v int, runs *runCache) (start, end int, ok bool) {
 	if v >= len(text) {
 		return 0, 0, false
 	}
@@ -229,7 +242,7 @@ func readValue(text string, v int) (start, end int, ok bool) {
 		}
 		return v + 1, e, true
 	}
-	e := span(text, v, unquotedValue, maxValue+1)
+	e := min(runs.runEnd(text, v, unquotedValue), v+maxValue+1)
 	if e-v > maxValue {
 		return 0, 0, false
 	}

@@ -8,32 +8,70 @@ import (
 )
 
 // maxJWT bounds a token; real ones are well under 8 KB (they travel in
-// headers).
-const maxJWT = 8 << 10
+// headers). maxJWTHeader bounds the first segment.
+const (
+	maxJWT       = 8 << 10
+	maxJWTHeader = 1024
+)
 
 var b64url = newClass("A-Za-z0-9_-")
+
+// runCache remembers the ends of the last few character-class runs
+// measured, so that word starts inside one long run ("sk-sk-sk-...",
+// "ey-ey-ey-...") do not each rescan it: every start inside [start, end)
+// of a class run has the same run end. It keeps Find linear on
+// adversarial input.
+type runCache struct {
+	runs [4]struct {
+		class      *charClass
+		start, end int
+	}
+	next int
+}
+
+// runEnd returns the end of the run of class bytes starting at i.
+func (c *runCache) runEnd(text string, i int, class *charClass) int {
+	for k := range c.runs {
+		r := &c.runs[k]
+		if r.class == class && r.start <= i && i < r.end {
+			return r.end
+		}
+	}
+	e := span(text, i, class, len(text)-i)
+	if e > i {
+		r := &c.runs[c.next]
+		r.class, r.start, r.end = class, i, e
+		c.next = (c.next + 1) % len(c.runs)
+	}
+	return e
+}
 
 // matchJWT matches header.payload.signature at w where header and payload
 // are base64url JSON objects ("eyJ" is base64 for `{"`), the signature is
 // base64url and may be empty (alg "none"), and the header actually decodes
 // to a JSON object. The decode is what separates a JWT from any other
 // dotted base64 run.
-func matchJWT(text string, w int) (end int, ok bool) {
-	limit := min(len(text), w+maxJWT)
-	h := span(text, w, b64url, limit-w)
-	if h-w < 10 || h >= limit || text[h] != '.' {
+func matchJWT(text string, w int, c *runCache) (end int, ok bool) {
+	h := c.runEnd(text, w, b64url)
+	if h-w < 10 || h-w > maxJWTHeader || h >= len(text) || text[h] != '.' {
 		return 0, false
 	}
-	p := span(text, h+1, b64url, limit-h-1)
-	if p-h-1 < 10 || text[h+1] != 'e' || text[h+2] != 'y' || p >= limit || text[p] != '.' {
+	if h+3 > len(text) || text[h+1] != 'e' || text[h+2] != 'y' {
 		return 0, false
-	}
-	s := span(text, p+1, b64url, limit-p-1)
-	if s < len(text) && (isWord(text[s]) || text[s] == '.') {
-		return 0, false // glued to more text, or a five-part JWE
 	}
 	if !jsonObject(text[w:h]) {
 		return 0, false
+	}
+	p := c.runEnd(text, h+1, b64url)
+	if p-h-1 < 10 || p >= len(text) || text[p] != '.' || p-w > maxJWT {
+		return 0, false
+	}
+	s := c.runEnd(text, p+1, b64url)
+	if p+1 == len(text) || !b64url.has(text[p+1]) {
+		s = p + 1 // empty signature
+	}
+	if s-w > maxJWT || s < len(text) && (isWord(text[s]) || text[s] == '.') {
+		return 0, false // too long, glued to more text, or a five-part JWE
 	}
 	return s, true
 }
@@ -41,7 +79,7 @@ func matchJWT(text string, w int) (end int, ok bool) {
 // jsonObject reports whether seg (unpadded base64url) decodes to a JSON
 // object. Headers are small; anything over 1 KB is not one.
 func jsonObject(seg string) bool {
-	if len(seg) > 1024 {
+	if len(seg) > maxJWTHeader {
 		return false
 	}
 	var buf [768]byte

@@ -195,12 +195,12 @@ var tokenRules = []tokenRule{
 func notExample(body string) bool { return !strings.Contains(body, "EXAMPLE") }
 
 // match tries the rule at word start w.
-func (r *tokenRule) match(text string, w int) (end int, ok bool) {
+func (r *tokenRule) match(text string, w int, runs *runCache) (end int, ok bool) {
 	if !strings.HasPrefix(text[w:], r.prefix) {
 		return 0, false
 	}
 	b := w + len(r.prefix)
-	e := span(text, b, r.body, r.max+1)
+	e := min(runs.runEnd(text, b, r.body), b+r.max+1)
 	if e-b > r.max || e < len(text) && isWord(text[e]) {
 		return 0, false // longer than the format allows, or glued to a word
 	}

@@ -92,6 +92,7 @@ func (d *Detector) MaxLen() int { return maxLen }
 func (d *Detector) Find(text string, dst []entity.Finding) []entity.Finding {
 	n0 := len(dst)
 	next := 0 // findings already cover text[:next]
+	var runs runCache
 	awsKeys := false
 	add := func(s, e int, typ string) {
 		dst = append(dst, entity.Finding{Start: s, End: e, Type: typ})
@@ -109,7 +110,7 @@ func (d *Detector) Find(text string, dst []entity.Finding) []entity.Finding {
 			// A word start: try the token rules and JWTs, then skip the
 			// rest of the word.
 			if i >= next {
-				if e, typ, ok := d.matchToken(text, i); ok {
+				if e, typ, ok := d.matchToken(text, i, &runs); ok {
 					add(i, e, typ)
 					awsKeys = awsKeys || typ == AWSAccessKey
 					i = e - 1
@@ -141,7 +142,7 @@ func (d *Detector) Find(text string, dst []entity.Finding) []entity.Finding {
 			fallthrough
 		case '=':
 			if d.assign {
-				if s, e, typ, ok := d.matchAssignment(text, i); ok && s >= next {
+				if s, e, typ, ok := d.matchAssignment(text, i, &runs); ok && s >= next {
 					addContext(s, e, typ)
 				}
 			}
@@ -185,7 +186,7 @@ func contextRank(typ string) int {
 }
 
 // matchToken tries the prefix rules and the JWT shape at word start w.
-func (d *Detector) matchToken(text string, w int) (end int, typ string, ok bool) {
+func (d *Detector) matchToken(text string, w int, runs *runCache) (end int, typ string, ok bool) {
 	rest := text[w:]
 	if len(rest) < 2 {
 		return 0, "", false
@@ -201,14 +202,14 @@ func (d *Detector) matchToken(text string, w int) (end int, typ string, ok bool)
 		}
 		// The longest matching prefix decides: "sk-ant-..." that fails the
 		// Anthropic rule is not retried as an OpenAI key.
-		if e, ok := r.match(text, w); ok {
+		if e, ok := r.match(text, w, runs); ok {
 			return e, r.typ, true
 		}
 		return 0, "", false
 	}
 jwt:
 	if d.jwt && len(rest) > 24 && rest[0] == 'e' && rest[1] == 'y' {
-		if e, ok := matchJWT(text, w); ok {
+		if e, ok := matchJWT(text, w, runs); ok {
 			return e, JWT, true
 		}
 	}

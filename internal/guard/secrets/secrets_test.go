@@ -295,3 +295,31 @@ func BenchmarkFind(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFindPathological feeds inputs built to make a naive scanner
+// rescan: every byte should still be looked at a bounded number of times.
+func BenchmarkFindPathological(b *testing.B) {
+	d, err := secrets.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 64 << 10
+	for _, bc := range []struct{ name, unit string }{
+		{"jwt-starts", "ey-"},
+		{"jwt-headers", b64j(`{"alg":"none"}`) + "."},
+		{"token-prefixes", "sk-"},
+		{"assignments", "token="},
+		{"pem-begins", "-----BEGIN RSA PRIVATE KEY-----\n"},
+		{"url-schemes", "a://b:c@"},
+		{"colons", "a:"},
+	} {
+		text := strings.Repeat(bc.unit, size/len(bc.unit))
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				d.Find(text, nil)
+			}
+		})
+	}
+}

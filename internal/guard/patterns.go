@@ -22,6 +22,11 @@ type patternDetector struct {
 	names  []string
 	maxLen int
 	types  []string
+	// words are the lower-cased word list when it is all ASCII; ASCII text
+	// is then matched with strings.Index (Go's (?i) regexp with \b is two
+	// orders of magnitude slower), and wordsRE is kept for other text.
+	words   []string
+	wordsRE *regexp.Regexp
 }
 
 var _ entity.Detector = (*patternDetector)(nil)
@@ -53,7 +58,16 @@ func newPatternDetector(g *config.Guard) (*patternDetector, error) {
 		if err != nil {
 			return nil, fmt.Errorf("words: %w", err)
 		}
-		d.res = append(d.res, re)
+		d.wordsRE = re
+		ascii := true
+		for _, w := range g.Words {
+			w = strings.TrimSpace(w)
+			ascii = ascii && isASCII(w)
+			d.words = append(d.words, strings.ToLower(w))
+		}
+		if !ascii {
+			d.words = nil
+		}
 		d.names = append(d.names, wordType)
 		// Case folding can change byte lengths (K and the Kelvin sign);
 		// the window needs the word plus a boundary byte on each side.
@@ -76,6 +90,14 @@ func (d *patternDetector) Find(text string, dst []entity.Finding) []entity.Findi
 			}
 		}
 	}
+	switch {
+	case d.words != nil && isASCII(text):
+		dst = d.findWords(text, dst)
+	case d.wordsRE != nil:
+		for _, m := range d.wordsRE.FindAllStringIndex(text, -1) {
+			dst = append(dst, entity.Finding{Start: m[0], End: m[1], Type: wordType})
+		}
+	}
 	merged := entity.Merge(dst[n:])
 	return dst[:n+len(merged)]
 }
@@ -83,3 +105,50 @@ func (d *patternDetector) Find(text string, dst []entity.Finding) []entity.Findi
 func (d *patternDetector) Types() []string { return slices.Clone(d.types) }
 
 func (d *patternDetector) MaxLen() int { return d.maxLen + 1 }
+
+// findWords matches the ASCII word list in ASCII text with the semantics
+// of the \b(?i:...)\b expression: a match must start and end at word
+// boundaries.
+func (d *patternDetector) findWords(text string, dst []entity.Finding) []entity.Finding {
+	lower := text
+	for i := 0; i < len(text); i++ {
+		if c := text[i]; 'A' <= c && c <= 'Z' {
+			lower = strings.ToLower(text)
+			break
+		}
+	}
+	for _, w := range d.words {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], w)
+			if j < 0 {
+				break
+			}
+			s, e := i+j, i+j+len(w)
+			if boundary(lower, s) && boundary(lower, e) {
+				dst = append(dst, entity.Finding{Start: s, End: e, Type: wordType})
+			}
+			i = s + 1
+		}
+	}
+	return dst
+}
+
+// boundary reports whether \b holds at i: a word byte on one side only.
+func boundary(s string, i int) bool {
+	before := i > 0 && isWordByte(s[i-1])
+	after := i < len(s) && isWordByte(s[i])
+	return before != after
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

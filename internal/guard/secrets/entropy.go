@@ -10,6 +10,9 @@ import (
 // entropy is the Shannon entropy of s in bits per byte. Random base62 runs
 // score about 4-5, hex about 3.7-4, English words and identifiers about
 // 2.5-3.5 on the short strings this is used for.
+//
+// It uses H = log2(n) - (1/n) * sum(c * log2(c)) over the byte counts c,
+// with c*log2(c) from a table, so a call costs one logarithm.
 func entropy(s string) float64 {
 	if s == "" {
 		return 0
@@ -18,17 +21,27 @@ func entropy(s string) float64 {
 	for i := 0; i < len(s); i++ {
 		counts[s[i]]++
 	}
-	n := float64(len(s))
-	h := 0.0
+	sum := 0.0
 	for _, c := range counts {
-		if c == 0 {
-			continue
+		if c > 1 {
+			if int(c) < len(cLog2c) {
+				sum += cLog2c[c]
+			} else {
+				sum += float64(c) * math.Log2(float64(c))
+			}
 		}
-		p := float64(c) / n
-		h -= p * math.Log2(p)
 	}
-	return h
+	n := float64(len(s))
+	return math.Log2(n) - sum/n
 }
+
+// cLog2c[c] is c*log2(c), for the byte counts of values up to 1 KB.
+var cLog2c = func() (t [1025]float64) {
+	for c := 2; c < len(t); c++ {
+		t[c] = float64(c) * math.Log2(float64(c))
+	}
+	return t
+}()
 
 // classes counts the character classes present in s: lower, upper, digit,
 // other.
@@ -76,14 +89,18 @@ func isPlaceholder(v string) bool {
 	if isReference(v) {
 		return true
 	}
-	lv := strings.ToLower(v) // only reached for candidate values
+	// Only parts whose first byte occurs in v can match.
+	var seen [256]bool
+	for i := 0; i < len(v); i++ {
+		seen[toLower(v[i])] = true
+	}
 	for _, p := range placeholderParts {
-		if strings.Contains(lv, p) {
+		if seen[p[0]] && containsFold(v, p) {
 			return true
 		}
 	}
 	for _, w := range placeholderWords {
-		if lv == w {
+		if strings.EqualFold(v, w) {
 			return true
 		}
 	}
@@ -121,4 +138,15 @@ func identOnly(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// containsFold reports whether s contains sub, ASCII case-insensitively;
+// sub must be lower case. It allocates nothing, unlike strings.ToLower.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if hasPrefixFold(s[i:], sub) {
+			return true
+		}
+	}
+	return false
 }

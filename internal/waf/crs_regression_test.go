@@ -87,6 +87,19 @@ func TestCRSRegression(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sampled := raceEnabled && os.Getenv("BULWARK_CRS_INCLUDE") == ""
+	if sampled {
+		// Under the race detector the full suite takes a quarter of an
+		// hour; every tenth file still drives the whole harness.
+		var sample []*test.FTWTest
+		for i, ft := range tests {
+			if i%10 == 0 {
+				sample = append(sample, ft)
+			}
+		}
+		t.Logf("race detector on: running %d of %d test files (the full suite runs without -race)", len(sample), len(tests))
+		tests = sample
+	}
 
 	u, _ := url.Parse(g.URL)
 	host := u.Hostname()
@@ -105,11 +118,11 @@ func TestCRSRegression(t *testing.T) {
 	}
 
 	var out strings.Builder
-	outType := output.Quiet
+	o := output.NewOutput(string(output.Quiet), &out)
 	if os.Getenv("BULWARK_CRS_VERBOSE") != "" {
-		outType, rcfg.ShowOnlyFailed = output.Plain, false
+		o, rcfg.ShowOnlyFailed = output.NewOutput(string(output.Plain), os.Stderr), false
 	}
-	res, err := runner.Run(rcfg, tests, output.NewOutput(string(outType), &out))
+	res, err := runner.Run(rcfg, tests, o)
 	if err != nil {
 		t.Fatalf("go-ftw: %v\n%s", err, out.String())
 	}
@@ -126,7 +139,7 @@ func TestCRSRegression(t *testing.T) {
 	if len(st.Failed) > 0 {
 		t.Logf("failed: %s", strings.Join(st.Failed, " "))
 	}
-	if rate < minCRSPassRate {
+	if rate < minCRSPassRate && !sampled {
 		t.Errorf("CRS regression pass rate %.2f%% < %.1f%%", 100*rate, 100*minCRSPassRate)
 	}
 	if os.Getenv("BULWARK_CRS_INCLUDE") != "" {
@@ -138,6 +151,9 @@ func TestCRSRegression(t *testing.T) {
 		if _, known := knownCRSFailures[id]; !known {
 			t.Errorf("CRS test %s failed; it is not a known platform difference", id)
 		}
+	}
+	if sampled {
+		return
 	}
 	for id := range knownCRSFailures {
 		if !failedSet[id] {

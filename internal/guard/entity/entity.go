@@ -33,13 +33,18 @@ type Detector interface {
 	// Types returns the entity types the detector was configured to report.
 	Types() []string
 
-	// MaxLen bounds, in bytes, the window of text that decides any single
-	// finding: the value itself plus whatever context before or after it
-	// the detector inspects (for instance a "phone:" label or a "version"
-	// keyword). A streaming caller that re-scans the last MaxLen bytes it
-	// has already seen together with each new chunk, and treats findings
-	// that end within MaxLen bytes of the end of its buffer as provisional,
-	// gets the same findings as a scan of the whole text.
+	// MaxLen bounds, in bytes, the reach of the text that decides any
+	// single finding: the value itself plus whatever context before or
+	// after it the detector inspects (a "phone:" label, a "version"
+	// keyword, the END line of a PEM block).
+	//
+	// Findings are therefore local: scanning any window of a text yields
+	// exactly the findings of the whole text that lie at least 2*MaxLen
+	// bytes inside the window (or touch the text's own start or end).
+	// The detector packages fuzz this property. A streaming caller can
+	// keep 2*MaxLen bytes of already-seen text in front of each new
+	// chunk, scan, and treat findings ending within 2*MaxLen bytes of the
+	// end of its buffer as provisional.
 	MaxLen() int
 }
 

@@ -129,6 +129,13 @@ func matchPhone(text string, i int) (start, end int, ok bool) {
 	if end+1 < len(text) && text[end] == ':' && isDigit(text[end+1]) {
 		return 0, 0, false // a time ("2001-11-23 15:02") or a port
 	}
+	if end+1 < len(text) && text[end] == ' ' && isDigit(text[end+1]) {
+		// More digits after the extension: part of a longer run we do not
+		// understand. (Without an extension the loop above would have
+		// taken them.) Rejecting keeps matches from chaining, which would
+		// make a finding depend on text far before it.
+		return 0, 0, false
+	}
 	if sh.strong(text) {
 		return s, end, true
 	}

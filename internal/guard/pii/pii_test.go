@@ -319,3 +319,51 @@ func BenchmarkFindPathological(b *testing.B) {
 		})
 	}
 }
+
+// FuzzLocality checks the MaxLen contract that streaming callers rely on:
+// a finding depends only on nearby text, so scanning any window of the
+// text reproduces exactly the findings that lie at least 2*MaxLen inside
+// the window (or touch the text's own ends), and adds none there.
+func FuzzLocality(f *testing.F) {
+	for _, tt := range findTests {
+		f.Add(tt.text, uint16(7), uint16(3))
+	}
+	d, err := pii.New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, unit string, a, b uint16) {
+		checkLocality(t, d, unit, int(a), int(b))
+	})
+}
+
+func checkLocality(t *testing.T, d entity.Detector, unit string, a, b int) {
+	if unit == "" {
+		return
+	}
+	m := d.MaxLen()
+	// Repeat the unit so the text is long enough for interior windows.
+	text := strings.Repeat(unit+" ", 6*m/(len(unit)+1)+1)
+	lo := a % (len(text) / 3)
+	hi := len(text) - b%(len(text)/3)
+	inside := func(f entity.Finding) bool {
+		return (lo == 0 || f.Start >= lo+2*m) && (hi == len(text) || f.End <= hi-2*m)
+	}
+	want := map[entity.Finding]bool{}
+	for _, f := range d.Find(text, nil) {
+		if inside(f) {
+			want[f] = true
+		}
+	}
+	got := map[entity.Finding]bool{}
+	for _, f := range d.Find(text[lo:hi], nil) {
+		f.Start += lo
+		f.End += lo
+		if inside(f) {
+			got[f] = true
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("window [%d:%d] of %d-byte text built from %q disagrees with the full scan (-full +window):\n%s", lo, hi, len(text), unit, diff)
+	}
+}

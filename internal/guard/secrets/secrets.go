@@ -11,11 +11,18 @@ import (
 	"github.com/bulwarkai/bulwark/internal/guard/entity"
 )
 
-// maxLen bounds the window any finding depends on. PEM blocks dominate:
-// an RSA-8192 or PGP key with subkeys is 6-8 KB, and maxPEM leaves room
-// for JSON escaping. Everything else is under 1 KB (the AWS secret key
-// look-around is awsWindow bytes each side of the key id).
-const maxLen = maxPEM + 128
+// Bounds on the window of text any one finding depends on, by scanner;
+// MaxLen reports the largest among the enabled types. PEM blocks dominate
+// (an RSA-8192 or PGP key with subkeys is 6-8 KB, and maxPEM leaves room
+// for JSON escaping), then JWTs; everything else is about 1 KB.
+const (
+	pemWindow    = maxPEM + 128
+	jwtWindow    = maxJWT + 64
+	awsWindowLen = 2*awsWindow + 64 // key id in the middle, secret either side
+	// Assignments: key, quotes, spaces, operator, value, and the byte
+	// after it; URL user-info; and the longest token rule (PyPI, 1 KB).
+	baseWindow = 1100
+)
 
 // Types returns the names New accepts, in preference order.
 func Types() []string { return slices.Clone(allTypes) }
@@ -33,6 +40,7 @@ type Detector struct {
 	// Scanners that are not prefix rules.
 	pem, jwt, url, assign, awsSecret, azureClient, telegram bool
 	types                                                   []string
+	maxLen                                                  int
 }
 
 var _ entity.Detector = (*Detector)(nil)
@@ -79,14 +87,26 @@ func New(types ...string) (*Detector, error) {
 	d.awsSecret = d.on[AWSSecretKey]
 	d.azureClient = d.on[AzureClientSecret]
 	d.telegram = d.on[TelegramBotToken]
+	d.maxLen = baseWindow
+	if d.awsSecret {
+		d.maxLen = max(d.maxLen, awsWindowLen)
+	}
+	if d.jwt {
+		d.maxLen = max(d.maxLen, jwtWindow)
+	}
+	if d.pem {
+		d.maxLen = max(d.maxLen, pemWindow)
+	}
 	return d, nil
 }
 
 // Types returns the configured entity types.
 func (d *Detector) Types() []string { return slices.Clone(d.types) }
 
-// MaxLen implements entity.Detector.
-func (d *Detector) MaxLen() int { return maxLen }
+// MaxLen implements entity.Detector. It depends on the configured types:
+// about 1 KB without PRIVATE_KEY and JWT, 8 KB with JWT, 12 KB with
+// PRIVATE_KEY.
+func (d *Detector) MaxLen() int { return d.maxLen }
 
 // Find implements entity.Detector.
 func (d *Detector) Find(text string, dst []entity.Finding) []entity.Finding {

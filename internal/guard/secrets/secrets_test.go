@@ -323,3 +323,78 @@ func BenchmarkFindPathological(b *testing.B) {
 		})
 	}
 }
+
+// FuzzLocality checks the MaxLen contract that streaming callers rely on:
+// a finding depends only on nearby text, so scanning any window of the
+// text reproduces exactly the findings that lie at least 2*MaxLen inside
+// the window (or touch the text's own ends), and adds none there.
+func FuzzLocality(f *testing.F) {
+	for _, tt := range findTests() {
+		f.Add(tt.text, uint16(7), uint16(3))
+	}
+	// PEM and JWT windows are 12 and 8 KB; without them MaxLen is ~1 KB
+	// and the fuzzer can run thousands of cases a second.
+	var types []string
+	for _, typ := range secrets.Types() {
+		if typ != secrets.PrivateKey && typ != secrets.JWT {
+			types = append(types, typ)
+		}
+	}
+	d, err := secrets.New(types...)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, unit string, a, b uint16) {
+		checkLocality(t, d, unit, int(a), int(b))
+	})
+}
+
+// TestLocalityLongWindows runs the FuzzLocality check with PEM blocks and
+// JWTs enabled, on a few texts (each check scans ~80 KB).
+func TestLocalityLongWindows(t *testing.T) {
+	d, err := secrets.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range findTests() {
+		if len(tt.want) == 0 || tt.want[0].Type != secrets.PrivateKey && tt.want[0].Type != secrets.JWT {
+			continue
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			for _, ab := range [][2]int{{0, 0}, {7, 3}, {1000, 9999}, {12345, 17}} {
+				checkLocality(t, d, tt.text, ab[0], ab[1])
+			}
+		})
+	}
+}
+
+func checkLocality(t *testing.T, d *secrets.Detector, unit string, a, b int) {
+	t.Helper()
+	if unit == "" {
+		return
+	}
+	m := d.MaxLen()
+	text := strings.Repeat(unit+" ", 6*m/(len(unit)+1)+1)
+	lo := a % (len(text) / 3)
+	hi := len(text) - b%(len(text)/3)
+	inside := func(f entity.Finding) bool {
+		return (lo == 0 || f.Start >= lo+2*m) && (hi == len(text) || f.End <= hi-2*m)
+	}
+	want := map[entity.Finding]bool{}
+	for _, f := range d.Find(text, nil) {
+		if inside(f) {
+			want[f] = true
+		}
+	}
+	got := map[entity.Finding]bool{}
+	for _, f := range d.Find(text[lo:hi], nil) {
+		f.Start += lo
+		f.End += lo
+		if inside(f) {
+			got[f] = true
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("window [%d:%d] of %d-byte text built from %q disagrees with the full scan (-full +window):\n%s", lo, hi, len(text), unit, diff)
+	}
+}

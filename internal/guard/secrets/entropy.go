@@ -3,6 +3,7 @@
 package secrets
 
 import (
+	"bytes"
 	"math"
 	"strings"
 )
@@ -21,14 +22,19 @@ func entropy(s string) float64 {
 	for i := 0; i < len(s); i++ {
 		counts[s[i]]++
 	}
+	// Visit each distinct byte once, via the string rather than all 256
+	// counters: values are short.
 	sum := 0.0
-	for _, c := range counts {
-		if c > 1 {
-			if int(c) < len(cLog2c) {
-				sum += cLog2c[c]
-			} else {
-				sum += float64(c) * math.Log2(float64(c))
-			}
+	for i := 0; i < len(s); i++ {
+		c := counts[s[i]]
+		if c == 0 {
+			continue
+		}
+		counts[s[i]] = 0
+		if int(c) < len(cLog2c) {
+			sum += cLog2c[c]
+		} else {
+			sum += float64(c) * math.Log2(float64(c))
 		}
 	}
 	n := float64(len(s))
@@ -76,6 +82,14 @@ var placeholderParts = []string{
 	"dummy", "sample", "fixme", "todo", "test", "fake", "mock", "foobar", "my_", "my-", "secret_here", "key_here", "token_here",
 }
 
+var placeholderPartBytes = func() [][]byte {
+	b := make([][]byte, len(placeholderParts))
+	for i, p := range placeholderParts {
+		b[i] = []byte(p)
+	}
+	return b
+}()
+
 var placeholderWords = []string{
 	"password", "passwd", "secret", "token", "none", "null", "nil", "true", "false",
 	"undefined", "string", "required", "optional", "empty", "hidden", "masked", "pass",
@@ -89,13 +103,18 @@ func isPlaceholder(v string) bool {
 	if isReference(v) {
 		return true
 	}
-	// Only parts whose first byte occurs in v can match.
-	var seen [256]bool
-	for i := 0; i < len(v); i++ {
-		seen[toLower(v[i])] = true
+	// Lower-case into a stack buffer so the part search can use
+	// bytes.Contains; values longer than the buffer are not placeholders.
+	var buf [512]byte
+	if len(v) > len(buf) {
+		return false
 	}
-	for _, p := range placeholderParts {
-		if seen[p[0]] && containsFold(v, p) {
+	lv := buf[:len(v)]
+	for i := 0; i < len(v); i++ {
+		lv[i] = toLower(v[i])
+	}
+	for _, p := range placeholderPartBytes {
+		if bytes.Contains(lv, p) {
 			return true
 		}
 	}
@@ -138,15 +157,4 @@ func identOnly(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// containsFold reports whether s contains sub, ASCII case-insensitively;
-// sub must be lower case. It allocates nothing, unlike strings.ToLower.
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if hasPrefixFold(s[i:], sub) {
-			return true
-		}
-	}
-	return false
 }

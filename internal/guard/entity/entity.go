@@ -39,12 +39,14 @@ type Detector interface {
 	// keyword, the END line of a PEM block).
 	//
 	// Findings are therefore local: scanning any window of a text yields
-	// exactly the findings of the whole text that lie at least 2*MaxLen
+	// exactly the findings of the whole text that lie at least MaxLen
 	// bytes inside the window (or touch the text's own start or end).
-	// The detector packages fuzz this property. A streaming caller can
-	// keep 2*MaxLen bytes of already-seen text in front of each new
-	// chunk, scan, and treat findings ending within 2*MaxLen bytes of the
-	// end of its buffer as provisional.
+	// Any finding that overlaps such a finding, and could win a merge
+	// against it, has its own deciding text inside the window too. The
+	// detector packages fuzz this property (FuzzLocality). A streaming
+	// caller can thus keep MaxLen bytes of already-released text in front
+	// of what it holds, scan, and treat findings that end within MaxLen
+	// bytes of the end of its buffer as provisional.
 	MaxLen() int
 }
 

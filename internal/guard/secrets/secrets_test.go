@@ -326,7 +326,7 @@ func BenchmarkFindPathological(b *testing.B) {
 
 // FuzzLocality checks the MaxLen contract that streaming callers rely on:
 // a finding depends only on nearby text, so scanning any window of the
-// text reproduces exactly the findings that lie at least 2*MaxLen inside
+// text reproduces exactly the findings that lie at least MaxLen inside
 // the window (or touch the text's own ends), and adds none there.
 func FuzzLocality(f *testing.F) {
 	for _, tt := range findTests() {
@@ -378,7 +378,7 @@ func checkLocality(t *testing.T, d *secrets.Detector, unit string, a, b int) {
 	lo := a % (len(text) / 3)
 	hi := len(text) - b%(len(text)/3)
 	inside := func(f entity.Finding) bool {
-		return (lo == 0 || f.Start >= lo+2*m) && (hi == len(text) || f.End <= hi-2*m)
+		return (lo == 0 || f.Start >= lo+m) && (hi == len(text) || f.End <= hi-m)
 	}
 	want := map[entity.Finding]bool{}
 	for _, f := range d.Find(text, nil) {

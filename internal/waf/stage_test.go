@@ -4,6 +4,7 @@ package waf
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/bulwarkai/bulwark/internal/config"
+	"github.com/bulwarkai/bulwark/internal/llm"
+	"github.com/bulwarkai/bulwark/internal/pipeline"
 )
 
 const chatPath = "/v1/chat/completions"
@@ -58,10 +61,6 @@ var attackCases = []struct {
 	{name: "ssrf gcp metadata name", method: "POST", path: chatPath, body: imageBody("http://metadata.google.internal/computeMetadata/v1/"), status: 403, rule: RuleSSRF},
 	{name: "ssrf private range", method: "POST", path: chatPath, body: imageBody("https://10.0.0.7/img.png"), status: 403, rule: RuleSSRF},
 	{name: "ssrf file scheme", method: "POST", path: chatPath, body: imageBody("file:///etc/passwd"), status: 403, rule: RuleSSRF},
-	{name: "duplicate keys", method: "POST", path: chatPath, body: `{"model":"m","messages":[{"role":"user","content":"hi"}],"model":"other"}`, status: 400, rule: RuleStrict},
-	{name: "case variant keys", method: "POST", path: chatPath, body: `{"model":"m","messages":[{"role":"user","content":"evil"}],"Messages":[{"role":"user","content":"fine"}]}`, status: 400, rule: RuleStrict},
-	{name: "invalid utf8", method: "POST", path: chatPath, body: "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", status: 400, rule: RuleStrict},
-	{name: "lone surrogate", method: "POST", path: chatPath, body: `{"model":"m","messages":[{"role":"user","content":"\ud800"}]}`, status: 400, rule: RuleStrict},
 	{name: "too many messages", method: "POST", path: chatPath, body: `{"model":"m","messages":[` + strings.Repeat(`{"role":"user","content":"a"},`, 2048) + `{"role":"user","content":"a"}]}`, status: 400, rule: RuleLimits},
 	{name: "too deep", method: "POST", path: chatPath, body: `{"model":"m","messages":[{"role":"user","content":"a"}],"metadata":` + strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70) + `}`, status: 400, rule: RuleLimits},
 }
@@ -188,7 +187,7 @@ func TestDetectMode(t *testing.T) {
 	}{
 		{name: "crs", path: chatPath + "?id=1%27%20OR%20%271%27%3D%271", body: chatBody("hi", ""), rule: RuleCRS},
 		{name: "ssrf", path: chatPath, body: imageBody("http://169.254.169.254/"), rule: RuleSSRF, check: "ssrf:private_address"},
-		{name: "strict", path: chatPath, body: `{"model":"m","model":"n","messages":[]}`, rule: RuleStrict, check: "duplicate_key"},
+		{name: "limits", path: chatPath, body: `{"model":"m","messages":[{"role":"user","content":"a"}],"metadata":` + strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat(`}`, 70) + `}`, rule: RuleLimits, check: "max_depth"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := g.do(t, newRequest(t, "POST", g.URL+tc.path, tc.body, tc.header))
@@ -386,4 +385,44 @@ func counterValue(c prometheus.Counter) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestStrictInStage drives OnRequest directly: the core handler refuses
+// non-strict JSON before any stage runs, so over HTTP these never reach
+// the WAF, but the stage enforces them itself for callers that do not.
+func TestStrictInStage(t *testing.T) {
+	block := mustStage(t, config.WAF{}, nil)
+	detect := mustStage(t, config.WAF{Mode: "detect"}, nil)
+	for _, tc := range []struct {
+		name, body string
+		rule       string
+		kind       llm.StrictKind
+	}{
+		{"duplicate keys", `{"model":"m","messages":[{"role":"user","content":"hi"}],"model":"other"}`, RuleStrict, llm.StrictDuplicateKey},
+		{"case variant keys", `{"model":"m","messages":[{"role":"user","content":"evil"}],"Messages":[{"role":"user","content":"fine"}]}`, RuleStrict, llm.StrictDuplicateKey},
+		{"invalid utf8", "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}", RuleStrict, llm.StrictUTF8},
+		{"lone surrogate", `{"model":"m","messages":[{"role":"user","content":"\ud800"}]}`, RuleStrict, llm.StrictUTF8},
+		{"too many parts", `{"model":"m","messages":[{"role":"user","content":[` + strings.Repeat(`{"type":"text","text":"a"},`, 4096) + `{"type":"text","text":"a"}]}]}`, RuleLimits, llm.StrictParts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := &pipeline.RequestContext{Request: httptest.NewRequest("POST", chatPath, nil), Body: []byte(tc.body), API: llm.APIChat}
+			d, err := block.OnRequest(t.Context(), rc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d == nil || d.Status != http.StatusBadRequest || d.Rule != tc.rule || d.Code != "invalid_body" {
+				t.Fatalf("block mode decision = %+v, want 400 invalid_body rule %s", d, tc.rule)
+			}
+			if a := rc.AuditFields()[0].Value.(*Audit); !slices.Contains(a.Checks, string(tc.kind)) {
+				t.Errorf("audit checks = %v, want %s", a.Checks, tc.kind)
+			}
+			rc = &pipeline.RequestContext{Request: httptest.NewRequest("POST", chatPath, nil), Body: []byte(tc.body), API: llm.APIChat}
+			if d, err := detect.OnRequest(t.Context(), rc); d != nil || err != nil {
+				t.Fatalf("detect mode = %+v, %v; want the request to pass", d, err)
+			}
+			if len(rc.Detected) == 0 || rc.Detected[0].Rule != tc.rule {
+				t.Errorf("detect mode detections = %+v, want rule %s", rc.Detected, tc.rule)
+			}
+		})
+	}
 }

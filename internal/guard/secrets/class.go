@@ -37,7 +37,6 @@ var (
 	wordClass  = newClass("A-Za-z0-9_")
 	letters    = newClass("A-Za-z")
 	bech32Up   = newClass("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L")
-	pemBody    = newClass("A-Za-z0-9+/=\\\t\r\n :,-")
 	spaceClass = newClass(" \t\r\n")
 )
 

@@ -34,13 +34,62 @@ func matchPEM(text string, i int) (end int, ok bool) {
 	if k := strings.Index(window, endLine); k >= 0 && !strings.Contains(window[:k], "-----BEGIN ") {
 		return bodyStart + k + len(endLine), true
 	}
-	// Truncated: take the body run.
-	e := span(text, bodyStart, pemBody, maxPEM)
-	for e > bodyStart && (spaceClass.has(text[e-1]) || text[e-1] == '\\' || text[e-1] == '-') {
-		e--
-	}
-	if e-bodyStart < 32 {
+	// Truncated: take the body lines that follow, base64 lines and the
+	// "Proc-Type:"/"DEK-Info:" headers of legacy encrypted keys, up to the
+	// first line that is neither.
+	e, n := pemBodyLines(text, bodyStart, min(len(text), bodyStart+maxPEM))
+	if n < 32 {
 		return 0, false
 	}
 	return e, true
+}
+
+// pemBodyLines walks PEM body lines from p (just after the BEGIN line)
+// until limit. Lines end in a newline or a JSON "\n" escape. It returns
+// the end of the last body line and the number of base64 bytes seen.
+func pemBodyLines(text string, p, limit int) (end, n int) {
+	end = p
+	headers := false
+	for p < limit {
+		// Line separator: a newline, CRLF, a JSON "\n" escape, or a space
+		// (pastes and env vars often flatten newlines). After a space only
+		// a long base64 run counts, so trailing prose is not swallowed.
+		minRun := 1
+		switch {
+		case text[p] == '\n':
+			p++
+		case text[p] == '\r' && p+1 < limit && text[p+1] == '\n':
+			p += 2
+		case text[p] == '\\' && p+1 < limit && text[p+1] == 'n':
+			p += 2
+		case text[p] == ' ':
+			p++
+			minRun = 20
+		case p == end && n == 0:
+			// The body may follow the BEGIN line directly.
+		default:
+			return end, n
+		}
+		switch {
+		case strings.HasPrefix(text[p:], "Proc-Type:") || strings.HasPrefix(text[p:], "DEK-Info:"):
+			q := p
+			for q < limit && text[q] != '\n' && text[q] != '\\' {
+				q++
+			}
+			p, end = q, q
+			headers = true
+		default:
+			q := span(text, p, base64Pad, limit-p)
+			if q == p && headers {
+				headers = false // the blank line after the headers
+				continue
+			}
+			if q-p < minRun || q < len(text) && isWord(text[q]) {
+				return end, n // a blank line or prose: the body is over
+			}
+			n += q - p
+			p, end = q, q
+		}
+	}
+	return end, n
 }

@@ -131,6 +131,10 @@ func findTests() []findTest {
 		one("pem rsa", secrets.PrivateKey, "key:\n%s\n", rsa),
 		one("pem openssh", secrets.PrivateKey, "%s", ssh),
 		one("pem truncated", secrets.PrivateKey, "here is half: %s", "-----BEGIN EC PRIVATE KEY-----\n"+rnd(b64, 64)+"\n"+rnd(b64, 30)),
+		one("pem truncated then prose", secrets.PrivateKey, "%s\n\nwhat is wrong with it?", "-----BEGIN EC PRIVATE KEY-----\n"+rnd(b64, 64)+"\n"+rnd(b64, 30)),
+		one("pem flattened", secrets.PrivateKey, "KEY=\"%s\"", "-----BEGIN PRIVATE KEY----- "+rnd(b64, 64)+" "+rnd(b64, 64)+" -----END PRIVATE KEY-----"),
+		one("pem flattened truncated", secrets.PrivateKey, "%s and more words", "-----BEGIN PRIVATE KEY----- "+rnd(b64, 64)+" "+rnd(b64, 40)),
+		one("pem legacy encrypted truncated", secrets.PrivateKey, "%s", "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,"+rnd(hexl, 32)+"\n\n"+rnd(b64, 64)),
 		none("pem public", "-----BEGIN PUBLIC KEY-----\n"+pemBody+"\n-----END PUBLIC KEY-----"),
 
 		// JWT.

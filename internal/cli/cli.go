@@ -58,7 +58,13 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprint(stderr, "Usage: bulwark guard eval --data FILE.jsonl... [flags]\n")
 			return ErrUsage
 		}
-		return guard.EvalCommand(ctx, args[2:], stdout, stderr)
+		if err := guard.EvalCommand(ctx, args[2:], stdout, stderr); err != nil {
+			if errors.Is(err, guard.ErrUsage) {
+				return fmt.Errorf("%w: %w", ErrUsage, err)
+			}
+			return err
+		}
+		return nil
 	case "version", "--version":
 		fmt.Fprintln(stdout, version.String())
 		return nil

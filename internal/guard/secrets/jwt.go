@@ -2,10 +2,7 @@
 
 package secrets
 
-import (
-	"encoding/base64"
-	"encoding/json"
-)
+import "encoding/json"
 
 // maxJWT bounds a token; real ones are well under 8 KB (they travel in
 // headers). maxJWTHeader bounds the first segment.
@@ -83,9 +80,41 @@ func jsonObject(seg string) bool {
 		return false
 	}
 	var buf [768]byte
-	n, err := base64.RawURLEncoding.Decode(buf[:], []byte(seg))
-	if err != nil {
-		return false
-	}
-	return n > 1 && buf[0] == '{' && json.Valid(buf[:n])
+	n, ok := decodeBase64URL(buf[:], seg)
+	return ok && n > 1 && buf[0] == '{' && json.Valid(buf[:n])
 }
+
+// decodeBase64URL decodes unpadded base64url from a string into dst
+// without the []byte copy base64.Encoding.Decode would need. dst must hold
+// len(s)*3/4 bytes.
+func decodeBase64URL(dst []byte, s string) (n int, ok bool) {
+	var acc uint32
+	bits := 0
+	for i := 0; i < len(s); i++ {
+		v := b64urlValue[s[i]]
+		if v == 0xff {
+			return 0, false
+		}
+		acc = acc<<6 | uint32(v)
+		bits += 6
+		if bits >= 8 {
+			bits -= 8
+			dst[n] = byte(acc >> bits)
+			n++
+		}
+	}
+	// A lone sixth of a byte is invalid; like encoding/base64's default
+	// (non-strict) mode, non-zero padding bits are tolerated.
+	return n, bits < 6
+}
+
+var b64urlValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	for i := range len(alphabet) {
+		t[alphabet[i]] = byte(i)
+	}
+	return t
+}()

@@ -30,9 +30,8 @@ func matchPEM(text string, i int) (end int, ok bool) {
 	}
 	bodyStart := ls + le + len("-----")
 	window := text[bodyStart:min(len(text), bodyStart+maxPEM)]
-	endLine := "-----END " + label + "-----" // only built for real key headers
-	if k := strings.Index(window, endLine); k >= 0 && !strings.Contains(window[:k], "-----BEGIN ") {
-		return bodyStart + k + len(endLine), true
+	if k, n := findEnd(window, label); k >= 0 && !strings.Contains(window[:k], "-----BEGIN ") {
+		return bodyStart + k + n, true
 	}
 	// Truncated: take the body lines that follow, base64 lines and the
 	// "Proc-Type:"/"DEK-Info:" headers of legacy encrypted keys, up to the
@@ -92,4 +91,22 @@ func pemBodyLines(text string, p, limit int) (end, n int) {
 		}
 	}
 	return end, n
+}
+
+// findEnd finds "-----END <label>-----" in w without building the string,
+// returning its offset and length, or -1.
+func findEnd(w, label string) (at, n int) {
+	const end = "-----END "
+	for off := 0; ; {
+		k := strings.Index(w[off:], end)
+		if k < 0 {
+			return -1, 0
+		}
+		k += off
+		rest := w[k+len(end):]
+		if strings.HasPrefix(rest, label) && strings.HasPrefix(rest[len(label):], "-----") {
+			return k, len(end) + len(label) + len("-----")
+		}
+		off = k + len(end)
+	}
 }

@@ -21,6 +21,14 @@ type Model struct {
 	threshold float64
 	meta      string
 	pool      sync.Pool // *scratch
+
+	// The optional hidden layer (feature.MLP); hidden is 0 without one.
+	hidden   int
+	rowShift uint32
+	embed    []int16
+	escale   float64
+	hbias    []float64
+	out      []float64
 }
 
 // scratch is the per-call working memory of Score, pooled so that scoring a
@@ -29,7 +37,11 @@ type scratch struct {
 	exp  textnorm.Expander
 	buf  feature.Buf
 	sums []int64 // prefix sums of token weights
-	wins []feature.Span
+	// hsums holds prefix sums of the hidden layer's embedding rows, hidden
+	// per token. int32 arithmetic wraps, and a window's difference is exact
+	// as long as the window's own sum fits, which it does by far.
+	hsums []int32
+	wins  []feature.Span
 }
 
 //go:embed model.bin
@@ -63,7 +75,7 @@ func Load(data []byte) (*Model, error) {
 }
 
 func newModel(p *feature.Params) *Model {
-	return &Model{
+	m := &Model{
 		cfg:       p.Config,
 		weights:   p.Weights,
 		scale:     float64(p.Scale),
@@ -71,6 +83,17 @@ func newModel(p *feature.Params) *Model {
 		threshold: float64(p.Threshold),
 		meta:      p.Meta,
 	}
+	if h := p.MLP; h != nil {
+		m.hidden = int(h.Hidden)
+		m.rowShift = uint32(p.Bits - h.RowBits)
+		m.embed = h.Embed
+		m.escale = float64(h.EmbedScale)
+		for j := range m.hidden {
+			m.hbias = append(m.hbias, float64(h.HiddenBias[j]))
+			m.out = append(m.out, float64(h.Out[j]))
+		}
+	}
+	return m
 }
 
 // Threshold is the decision threshold chosen at training time: the lowest
@@ -112,6 +135,9 @@ func (m *Model) scoreNormalized(sc *scratch, text []byte) float64 {
 		sc.sums = append(sc.sums, acc)
 		lo = hi
 	}
+	if m.hidden > 0 {
+		m.hiddenSums(sc, ntok)
+	}
 	sc.wins = m.cfg.Windows(sc.wins[:0], ntok)
 	best := math.Inf(-1)
 	for _, w := range sc.wins {
@@ -119,10 +145,45 @@ func (m *Model) scoreNormalized(sc *scratch, text []byte) float64 {
 		if w.Start > 0 {
 			n -= sc.buf.TokEnd[w.Start-1]
 		}
-		z := float64(sc.sums[w.End]-sc.sums[w.Start])*m.scale/math.Sqrt(float64(n)) + m.bias
+		inv := 1 / math.Sqrt(float64(n))
+		z := float64(sc.sums[w.End]-sc.sums[w.Start])*m.scale*inv + m.bias
+		if h := m.hidden; h > 0 {
+			s0, s1 := sc.hsums[w.Start*h:w.Start*h+h], sc.hsums[w.End*h:w.End*h+h]
+			es := m.escale * inv
+			for j, b := range m.hbias {
+				if a := float64(s1[j]-s0[j])*es + b; a > 0 {
+					z += m.out[j] * a
+				}
+			}
+		}
 		best = max(best, z)
 	}
 	return sigmoid(best)
+}
+
+// hiddenSums fills sc.hsums with the prefix sums, token by token, of the
+// embedding rows of the word-level features.
+func (m *Model) hiddenSums(sc *scratch, ntok int) {
+	h := m.hidden
+	need := (ntok + 1) * h
+	if cap(sc.hsums) < need {
+		sc.hsums = make([]int32, need)
+	}
+	sc.hsums = sc.hsums[:need]
+	clear(sc.hsums[:h])
+	lo := int32(0)
+	for t := range ntok {
+		cur := sc.hsums[(t+1)*h : (t+2)*h]
+		copy(cur, sc.hsums[t*h:(t+1)*h])
+		for _, idx := range sc.buf.Idx[lo:sc.buf.WordEnd[t]] {
+			r := int(idx>>m.rowShift) * h
+			row := m.embed[r : r+h]
+			for j := range cur {
+				cur[j] += int32(row[j])
+			}
+		}
+		lo = sc.buf.TokEnd[t]
+	}
 }
 
 func sigmoid(z float64) float64 {

@@ -149,6 +149,10 @@ func assignSplits(seed uint64, rows []*row) {
 		switch {
 		case strings.HasPrefix(r.file, "heldout/"):
 			r.split, r.heldGroup = splitTest, "handwritten_"+strings.TrimSuffix(strings.TrimPrefix(r.file, "heldout/"), ".jsonl")
+		case r.file == "synthetic/short":
+			// Short chat messages get their own weight budget: thousands of
+			// long generated rows would otherwise outweigh them.
+			r.group = "synthetic_short"
 		case strings.HasPrefix(r.file, "synthetic/"):
 			r.group = "synthetic_" + r.Label
 		case strings.HasPrefix(r.file, "train/"):

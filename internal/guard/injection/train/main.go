@@ -49,7 +49,9 @@ type options struct {
 	curve                            bool
 	seed                             uint64
 	cfg                              feature.Config
-	epochs, synthetic                int
+	epochs, synthetic, synthetic2    int
+	hidden                           int
+	rowBits                          uint
 	lr, l2, targetFPR, targetHardFPR float64
 }
 
@@ -68,10 +70,14 @@ func parseFlags(args []string) (options, error) {
 	cmin := fs.Uint("char-min", 3, "shortest character n-gram")
 	cmax := fs.Uint("char-max", 4, "longest character n-gram")
 	skip := fs.Uint("skip", 3, "largest skip-bigram distance (0 disables)")
+	short := fs.Uint("short-max", 4, "texts of at most this many tokens get a length feature (0 disables)")
 	window := fs.Uint("window", 16, "tokens per scoring window")
 	stride := fs.Uint("stride", 4, "tokens between windows")
 	fs.IntVar(&o.epochs, "epochs", 10, "training epochs")
+	fs.IntVar(&o.hidden, "hidden", 0, "hidden units over the word-level features (0: linear model only)")
+	fs.UintVar(&o.rowBits, "hidden-row-bits", 16, "log2 embedding rows of the hidden layer")
 	fs.IntVar(&o.synthetic, "synthetic", 3000, "generated attacks (and as many generated hard benign rows) to add")
+	fs.IntVar(&o.synthetic2, "synthetic2", 6000, "attacks (and as many benign rows) to add from the second generator (augment2.go)")
 	fs.Float64Var(&o.lr, "lr", 0.3, "AdaGrad learning rate")
 	fs.Float64Var(&o.l2, "l2", 1e-5, "L2 penalty on touched weights")
 	fs.Float64Var(&o.targetFPR, "target-fpr", 0.005, "false-positive rate on validation benign rows that bounds the threshold")
@@ -82,7 +88,7 @@ func parseFlags(args []string) (options, error) {
 	if o.out == "" {
 		return o, errors.New("-out is required")
 	}
-	o.cfg = feature.Config{Bits: uint8(*bits), CharMin: uint8(*cmin), CharMax: uint8(*cmax), SkipMax: uint8(*skip), Window: uint16(*window), Stride: uint16(*stride)}
+	o.cfg = feature.Config{Bits: uint8(*bits), CharMin: uint8(*cmin), CharMax: uint8(*cmax), SkipMax: uint8(*skip), ShortMax: uint8(*short), Window: uint16(*window), Stride: uint16(*stride)}
 	if err := o.cfg.Validate(); err != nil {
 		return o, err
 	}
@@ -96,6 +102,7 @@ var groupMultiplier = map[string]float64{
 	"handwritten":            3,
 	"handwritten_attack":     3,
 	"synthetic_benign":       2,
+	"synthetic_short":        2,
 	"synthetic_injection":    2,
 	"synthetic_jailbreak":    2,
 	"benign_wildguard.jsonl": 2,
@@ -124,6 +131,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		rows = append(rows, extra...)
 	}
 	rows = append(rows, synthesize(rand.New(rand.NewPCG(o.seed, 0xa11ce)), o.synthetic)...)
+	rows = append(rows, generateMore(rand.New(rand.NewPCG(o.seed, 0xb0b)), o.synthetic2)...)
 	assignSplits(o.seed, rows)
 	printSplits(stdout, rows)
 
@@ -163,7 +171,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if r.split != splitTrain {
 			continue
 		}
-		ex := example{inst: featurize(o.cfg, &exp, &buf, r.Text)}
+		ex := example{inst: featurize(o.cfg, &exp, &buf, r.Text, o.hidden > 0)}
 		w := weight(r) * float64(nTrain) / 2
 		if r.positive() {
 			ex.y, ex.weight = 1, float32(w/posW)
@@ -174,9 +182,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	rng := rand.New(rand.NewPCG(o.seed, o.seed^0x5eed))
 	tr := newTrainer(o.cfg.Bits, o.lr, o.l2)
+	if o.hidden > 0 {
+		tr.withHidden(o.hidden, o.cfg.Bits, uint8(o.rowBits), rand.New(rand.NewPCG(o.seed, 0x41dde7)))
+	}
 	tr.fit(exs, o.epochs, rng)
 	q, scale := tr.quantize()
-	params := &feature.Params{Config: o.cfg, Bias: float32(tr.bias), Threshold: 0.5, Scale: scale, Weights: q}
+	params := &feature.Params{Config: o.cfg, Bias: float32(tr.bias), Threshold: 0.5, Scale: scale, Weights: q, MLP: tr.quantizeHidden()}
 
 	// The threshold is set on validation rows from the training sources,
 	// scored by the real runtime code path.
@@ -377,7 +388,7 @@ func provenance(o options, rows []*row, threshold float64) string {
 	// Paths are left out so that the same data gives the same bytes
 	// wherever it lives.
 	fmt.Fprintf(&b, "command: go run ./internal/guard/injection/train -data DIR -out FILE -seed %d\n", o.seed)
-	fmt.Fprintf(&b, "config: %+v epochs=%d lr=%g l2=%g synthetic=%d target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.lr, o.l2, o.synthetic, o.targetFPR, o.targetHardFPR, threshold)
+	fmt.Fprintf(&b, "config: %+v epochs=%d hidden=%d row-bits=%d lr=%g l2=%g synthetic=%d synthetic2=%d target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.hidden, o.rowBits, o.lr, o.l2, o.synthetic, o.synthetic2, o.targetFPR, o.targetHardFPR, threshold)
 	for _, f := range files {
 		var ls []string
 		for l := range licenses[f] {

@@ -12,9 +12,10 @@ import (
 
 // instance is one normalised variant of an example, with its windows.
 type instance struct {
-	idx    []uint32
-	tokEnd []int32
-	wins   []feature.Span
+	idx     []uint32
+	tokEnd  []int32
+	wordEnd []int32
+	wins    []feature.Span
 }
 
 // example is a training bag: the model scores the maximum over the windows
@@ -26,7 +27,7 @@ type example struct {
 }
 
 // featurize expands and extracts features exactly as Model.Score does.
-func featurize(cfg feature.Config, exp *textnorm.Expander, buf *feature.Buf, text string) []instance {
+func featurize(cfg feature.Config, exp *textnorm.Expander, buf *feature.Buf, text string, hidden bool) []instance {
 	var out []instance
 	for _, v := range exp.Expand(text) {
 		cfg.Extract(buf, v)
@@ -36,6 +37,9 @@ func featurize(cfg feature.Config, exp *textnorm.Expander, buf *feature.Buf, tex
 		in := instance{
 			idx:    append([]uint32(nil), buf.Idx...),
 			tokEnd: append([]int32(nil), buf.TokEnd...),
+		}
+		if hidden {
+			in.wordEnd = append([]int32(nil), buf.WordEnd...)
 		}
 		in.wins = cfg.Windows(nil, len(in.tokEnd))
 		out = append(out, in)
@@ -52,17 +56,85 @@ func (in *instance) window(s feature.Span) []uint32 {
 	return in.idx[lo:in.tokEnd[s.End-1]]
 }
 
-// trainer fits logistic regression with AdaGrad and L2 on touched weights.
+// trainer fits logistic regression, optionally with a hidden layer added
+// to the logit (see feature.MLP), with AdaGrad and L2 on touched weights.
 type trainer struct {
 	w, g     []float32
 	bias, gb float64
 	lr, l2   float64
 	sums     []float64
+
+	// Hidden layer: h units, embedding rows indexed by feature >> shift.
+	h          int
+	shift      uint32
+	rowBits    uint8
+	e, ge      []float32
+	hb, ghb    []float64
+	out, gout  []float64
+	hsums, act []float64
 }
 
 func newTrainer(bits uint8, lr, l2 float64) *trainer {
 	n := 1 << bits
 	return &trainer{w: make([]float32, n), g: make([]float32, n), lr: lr, l2: l2}
+}
+
+// withHidden adds a hidden layer of h units over 1<<rowBits embedding rows,
+// initialised from rng.
+func (t *trainer) withHidden(h int, bits, rowBits uint8, rng *rand.Rand) *trainer {
+	t.h, t.rowBits, t.shift = h, rowBits, uint32(bits-rowBits)
+	n := h << rowBits
+	t.e, t.ge = make([]float32, n), make([]float32, n)
+	for i := range t.e {
+		t.e[i] = float32((rng.Float64()*2 - 1) * 0.05)
+	}
+	t.hb, t.ghb = make([]float64, h), make([]float64, h)
+	t.out, t.gout = make([]float64, h), make([]float64, h)
+	for j := range t.out {
+		t.hb[j] = 0.01
+		t.out[j] = (rng.Float64()*2 - 1) * 0.1
+	}
+	t.act = make([]float64, h)
+	return t
+}
+
+// wordFeatures appends the word-level features of span s.
+func (in *instance) wordFeatures(dst []uint32, s feature.Span) []uint32 {
+	for k := s.Start; k < s.End; k++ {
+		lo := int32(0)
+		if k > 0 {
+			lo = in.tokEnd[k-1]
+		}
+		dst = append(dst, in.idx[lo:in.wordEnd[k]]...)
+	}
+	return dst
+}
+
+// windowZ returns the logit of span s of in, leaving the hidden layer's
+// pre-activations in t.act.
+func (t *trainer) windowZ(in *instance, s feature.Span, wf []uint32) float64 {
+	f := in.window(s)
+	z := t.logit(f)
+	if t.h == 0 {
+		return z
+	}
+	inv := 1 / math.Sqrt(float64(len(f)))
+	for j := range t.act {
+		t.act[j] = 0
+	}
+	for _, i := range wf {
+		row := t.e[int(i>>t.shift)*t.h:][:t.h]
+		for j, v := range row {
+			t.act[j] += float64(v)
+		}
+	}
+	for j := range t.act {
+		t.act[j] = t.act[j]*inv + t.hb[j]
+		if t.act[j] > 0 {
+			z += t.out[j] * t.act[j]
+		}
+	}
+	return z
 }
 
 // logit is the model output for a window's features.
@@ -76,36 +148,63 @@ func (t *trainer) logit(f []uint32) float64 {
 
 // best returns the highest-scoring window of the bag, computed with prefix
 // sums as at inference.
-func (t *trainer) best(ex *example) ([]uint32, float64) {
-	var bestF []uint32
+func (t *trainer) best(ex *example) (int, feature.Span) {
+	bestK, bestS := 0, feature.Span{}
 	bestZ := math.Inf(-1)
+	h := t.h
 	for k := range ex.inst {
 		in := &ex.inst[k]
 		t.sums = append(t.sums[:0], 0)
+		if h > 0 {
+			t.hsums = append(t.hsums[:0], make([]float64, h)...)
+		}
 		acc, lo := 0.0, int32(0)
-		for _, hi := range in.tokEnd {
+		for tok, hi := range in.tokEnd {
 			for _, i := range in.idx[lo:hi] {
 				acc += float64(t.w[i])
 			}
 			t.sums = append(t.sums, acc)
+			if h > 0 {
+				base := len(t.hsums)
+				t.hsums = append(t.hsums, t.hsums[base-h:base]...)
+				cur := t.hsums[base:]
+				for _, i := range in.idx[lo:in.wordEnd[tok]] {
+					row := t.e[int(i>>t.shift)*h:][:h]
+					for j, v := range row {
+						cur[j] += float64(v)
+					}
+				}
+			}
 			lo = hi
 		}
 		for _, s := range in.wins {
 			f := in.window(s)
-			z := (t.sums[s.End]-t.sums[s.Start])/math.Sqrt(float64(len(f))) + t.bias
+			inv := 1 / math.Sqrt(float64(len(f)))
+			z := (t.sums[s.End]-t.sums[s.Start])*inv + t.bias
+			for j := 0; j < h; j++ {
+				if a := (t.hsums[s.End*h+j]-t.hsums[s.Start*h+j])*inv + t.hb[j]; a > 0 {
+					z += t.out[j] * a
+				}
+			}
 			if z > bestZ {
-				bestZ, bestF = z, f
+				bestZ, bestK, bestS = z, k, s
 			}
 		}
 	}
-	return bestF, bestZ
+	return bestK, bestS
 }
 
-// step takes one AdaGrad step on a window.
-func (t *trainer) step(f []uint32, z float64, y, weight float32) {
+// step takes one AdaGrad step on span s of in.
+func (t *trainer) step(in *instance, s feature.Span, y, weight float32, wf []uint32) []uint32 {
+	f := in.window(s)
+	if t.h > 0 {
+		wf = in.wordFeatures(wf[:0], s)
+	}
+	z := t.windowZ(in, s, wf)
 	p := 1 / (1 + math.Exp(-z))
 	d := (p - float64(y)) * float64(weight)
-	gf := d / math.Sqrt(float64(len(f)))
+	inv := 1 / math.Sqrt(float64(len(f)))
+	gf := d * inv
 	for _, i := range f {
 		g := gf + t.l2*float64(t.w[i])
 		t.g[i] += float32(g * g)
@@ -113,6 +212,27 @@ func (t *trainer) step(f []uint32, z float64, y, weight float32) {
 	}
 	t.gb += d * d
 	t.bias -= t.lr * d / (math.Sqrt(t.gb) + 1e-8)
+	for j := 0; j < t.h; j++ {
+		a := t.act[j]
+		if a <= 0 {
+			continue
+		}
+		// Gradients before any update of this step.
+		gOut := d * a
+		gA := d * t.out[j]
+		t.gout[j] += gOut * gOut
+		t.out[j] -= t.lr * gOut / (math.Sqrt(t.gout[j]) + 1e-8)
+		t.ghb[j] += gA * gA
+		t.hb[j] -= t.lr * gA / (math.Sqrt(t.ghb[j]) + 1e-8)
+		ge := gA * inv
+		for _, i := range wf {
+			k := int(i>>t.shift)*t.h + j
+			g := ge + t.l2*float64(t.e[k])
+			t.ge[k] += float32(g * g)
+			t.e[k] -= float32(t.lr * g / (math.Sqrt(float64(t.ge[k])) + 1e-8))
+		}
+	}
+	return wf
 }
 
 // fit trains for the given epochs. The first epoch updates on every window
@@ -124,6 +244,7 @@ func (t *trainer) fit(exs []example, epochs int, rng *rand.Rand) {
 	for i := range order {
 		order[i] = i
 	}
+	var wf []uint32
 	for epoch := range epochs {
 		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		for _, i := range order {
@@ -135,16 +256,38 @@ func (t *trainer) fit(exs []example, epochs int, rng *rand.Rand) {
 				in := &ex.inst[0]
 				n := min(len(in.wins), 4)
 				for k := range n {
-					s := in.wins[k*len(in.wins)/n]
-					f := in.window(s)
-					t.step(f, t.logit(f), ex.y, ex.weight/float32(n))
+					wf = t.step(in, in.wins[k*len(in.wins)/n], ex.y, ex.weight/float32(n), wf)
 				}
 				continue
 			}
-			f, z := t.best(ex)
-			t.step(f, z, ex.y, ex.weight)
+			k, s := t.best(ex)
+			wf = t.step(&ex.inst[k], s, ex.y, ex.weight, wf)
 		}
 	}
+}
+
+// quantizeHidden converts the hidden layer for the model file.
+func (t *trainer) quantizeHidden() *feature.MLP {
+	if t.h == 0 {
+		return nil
+	}
+	var maxAbs float64
+	for _, w := range t.e {
+		maxAbs = max(maxAbs, math.Abs(float64(w)))
+	}
+	if maxAbs == 0 {
+		maxAbs = 1
+	}
+	scale := maxAbs / 32767
+	m := &feature.MLP{Hidden: uint8(t.h), RowBits: t.rowBits, EmbedScale: float32(scale), Embed: make([]int16, len(t.e))}
+	for i, w := range t.e {
+		m.Embed[i] = int16(math.Round(float64(w) / scale))
+	}
+	for j := range t.h {
+		m.HiddenBias = append(m.HiddenBias, float32(t.hb[j]))
+		m.Out = append(m.Out, float32(t.out[j]))
+	}
+	return m
 }
 
 // quantize converts the weights to int16 with a shared scale.

@@ -21,6 +21,13 @@ type Config struct {
 	// punctuation not counted); 0 or 1 disables them. Skip-bigrams tie
 	// "ignore" to "instructions" across "all your previous".
 	SkipMax uint8
+	// ShortMax marks short texts: a text of at most ShortMax tokens gets one
+	// extra feature naming its token count, on its last token. Without it a
+	// one-word message is scored on that word alone, and "hi" or "okay"
+	// looked like the opening of a jailbreak. 0 disables it (models trained
+	// before it was added). At most 15: it shares a byte of the file header
+	// with SkipMax.
+	ShortMax uint8
 	// Window is the number of tokens in a scoring window and Stride the step
 	// between windows. Scoring the worst window rather than the whole text
 	// keeps an instruction hidden in a long document from being averaged
@@ -37,6 +44,8 @@ func (c Config) Validate() error {
 		return errorf("char n-gram range [%d,%d] invalid (want 1 <= min <= max <= 8)", c.CharMin, c.CharMax)
 	case c.SkipMax > maxSkip:
 		return errorf("skip-bigram distance %d out of range [0,%d]", c.SkipMax, maxSkip)
+	case c.ShortMax > maxShort:
+		return errorf("short-text length %d out of range [0,%d]", c.ShortMax, maxShort)
 	case c.Window < 1 || c.Stride < 1 || c.Stride > c.Window:
 		return errorf("window %d / stride %d invalid (want 1 <= stride <= window)", c.Window, c.Stride)
 	}
@@ -51,8 +60,12 @@ type Buf struct {
 	// TokEnd[t] is len(Idx) after token t: the features of token t are
 	// Idx[TokEnd[t-1]:TokEnd[t]].
 	TokEnd []int32
-	word   []byte
-	offs   []int32
+	// WordEnd[t] is len(Idx) after the word-level features of token t (the
+	// word, its bigram and skip-bigrams), which come before its character
+	// n-grams: Idx[TokEnd[t-1]:WordEnd[t]]. The hidden layer reads only these.
+	WordEnd []int32
+	word    []byte
+	offs    []int32
 }
 
 // Span is a half-open range of tokens.
@@ -65,7 +78,9 @@ const (
 	seedChar   uint32 = 0xc2b2ae3d
 	seedNum    uint32 = 0x27d4eb2f
 	seedSkip   uint32 = 0x165667b1
+	seedShort  uint32 = 0x61c88647
 	maxSkip           = 4
+	maxShort          = 15
 	fnvPrime   uint32 = 16777619
 )
 
@@ -74,6 +89,7 @@ const (
 func (c Config) Extract(b *Buf, text []byte) {
 	b.Idx = b.Idx[:0]
 	b.TokEnd = b.TokEnd[:0]
+	b.WordEnd = b.WordEnd[:0]
 	shift := 32 - uint32(c.Bits)
 	var prev uint32
 	havePrev := false
@@ -109,11 +125,19 @@ func (c Config) Extract(b *Buf, text []byte) {
 			}
 			ring[(words+1)%maxSkip] = h
 			words++
+			b.WordEnd = append(b.WordEnd, int32(len(b.Idx)))
 			if len(tok) > 1 {
 				c.charGrams(b, tok, shift)
 			}
 		}
+		if len(b.WordEnd) < len(b.TokEnd)+1 {
+			b.WordEnd = append(b.WordEnd, int32(len(b.Idx)))
+		}
 		b.TokEnd = append(b.TokEnd, int32(len(b.Idx)))
+	}
+	if n := len(b.TokEnd); n > 0 && n <= int(c.ShortMax) {
+		b.Idx = append(b.Idx, bucket(mix(seedShort^uint32(n)), shift))
+		b.TokEnd[n-1]++
 	}
 }
 

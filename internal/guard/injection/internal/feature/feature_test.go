@@ -91,7 +91,9 @@ func TestExtractDeterministic(t *testing.T) {
 }
 
 func TestParamsRoundTrip(t *testing.T) {
-	p := &Params{Config: testConfig, Bias: -1.5, Threshold: 0.7, Scale: 0.001, Meta: "trained today", Weights: make([]int16, 1<<testConfig.Bits)}
+	cfg := testConfig
+	cfg.ShortMax = 4 // shares a header byte with SkipMax
+	p := &Params{Config: cfg, Bias: -1.5, Threshold: 0.7, Scale: 0.001, Meta: "trained today", Weights: make([]int16, 1<<testConfig.Bits)}
 	p.Weights[7], p.Weights[1000] = 123, -32767
 	data, err := p.MarshalBinary()
 	if err != nil {
@@ -173,4 +175,103 @@ func TestCharGramsASCIIFastPath(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestExtractShortTextFeature(t *testing.T) {
+	short := testConfig
+	short.ShortMax = 3
+	tests := []struct {
+		name  string
+		text  string
+		extra int32 // features added on the last token
+	}{
+		{"one token", "hi", 1},
+		{"three tokens", "hi there !", 1},
+		{"longer than ShortMax", "hi there my friend", 0},
+		{"empty", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var plain, got Buf
+			testConfig.Extract(&plain, []byte(tt.text))
+			short.Extract(&got, []byte(tt.text))
+			if len(got.TokEnd) != len(plain.TokEnd) {
+				t.Fatalf("Extract(%q) with ShortMax gives %d tokens, want %d", tt.text, len(got.TokEnd), len(plain.TokEnd))
+			}
+			if n := len(got.TokEnd); n > 0 {
+				if d := got.TokEnd[n-1] - plain.TokEnd[n-1]; d != tt.extra {
+					t.Errorf("Extract(%q) with ShortMax adds %d features, want %d", tt.text, d, tt.extra)
+				}
+			}
+		})
+	}
+}
+
+func TestParamsRoundTripMLP(t *testing.T) {
+	p := &Params{Config: testConfig, Threshold: 0.6, Scale: 0.01, Weights: make([]int16, 1<<testConfig.Bits), MLP: &MLP{
+		Hidden: 3, RowBits: 10, EmbedScale: 0.002, Embed: make([]int16, 3<<10),
+		HiddenBias: []float32{0.1, -0.2, 0.3}, Out: []float32{1, -1, 0.5},
+	}}
+	p.MLP.Embed[5], p.Weights[9] = -77, 12
+	data, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatalf("MarshalBinary() error = %v", err)
+	}
+	got, err := Parse(data)
+	if err != nil {
+		t.Fatalf("Parse() error = %v", err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("Parse(MarshalBinary(p)) mismatch (-want +got):\n%s", diff)
+	}
+	if _, err := Parse(data[:len(data)-9]); !errors.Is(err, errCorrupt) {
+		t.Errorf("Parse(truncated) error = %v, want errCorrupt", err)
+	}
+}
+
+func TestExtractWordEnd(t *testing.T) {
+	var b Buf
+	testConfig.Extract(&b, []byte("ignore 42 all rules"))
+	if len(b.WordEnd) != len(b.TokEnd) {
+		t.Fatalf("len(WordEnd) = %d, want %d", len(b.WordEnd), len(b.TokEnd))
+	}
+	lo := int32(0)
+	for i := range b.TokEnd {
+		if b.WordEnd[i] < lo || b.WordEnd[i] > b.TokEnd[i] {
+			t.Errorf("WordEnd[%d] = %d, want within [%d,%d]", i, b.WordEnd[i], lo, b.TokEnd[i])
+		}
+		lo = b.TokEnd[i]
+	}
+	if b.WordEnd[1] != b.TokEnd[1] {
+		t.Errorf("number token: WordEnd = %d, want TokEnd %d (no character n-grams)", b.WordEnd[1], b.TokEnd[1])
+	}
+}
+
+// FuzzParse checks that Parse never panics and that whatever it accepts
+// encodes back to a file it accepts again.
+func FuzzParse(f *testing.F) {
+	lin := &Params{Config: testConfig, Threshold: 0.5, Scale: 1, Weights: make([]int16, 1<<testConfig.Bits)}
+	mlp := *lin
+	mlp.MLP = &MLP{Hidden: 2, RowBits: 8, EmbedScale: 1, Embed: make([]int16, 2<<8), HiddenBias: []float32{0, 1}, Out: []float32{1, 0}}
+	for _, p := range []*Params{lin, &mlp} {
+		data, err := p.MarshalBinary()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("BWINJ2\n\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data)
+		if err != nil {
+			return
+		}
+		again, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatalf("MarshalBinary(Parse(data)) error = %v", err)
+		}
+		if _, err := Parse(again); err != nil {
+			t.Errorf("Parse(MarshalBinary(Parse(data))) error = %v", err)
+		}
+	})
 }

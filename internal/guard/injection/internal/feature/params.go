@@ -11,12 +11,14 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"slices"
 )
 
 // Params is a trained model as stored on disk.
 //
 // File layout (little-endian): magic "BWINJ1\n\x00", Config (Bits, CharMin,
-// CharMax, SkipMax: 1 byte each; Window, Stride: 2 bytes each), Bias, Threshold,
+// CharMax: 1 byte each; SkipMax in the low and ShortMax in the high nibble
+// of 1 byte; Window, Stride: 2 bytes each), Bias, Threshold,
 // Scale (float32 each), the length of the metadata, the metadata (free-form
 // UTF-8 provenance), the DEFLATE-compressed weights (int16 each, 1<<Bits of
 // them), and a CRC-32 (IEEE) of everything before it. Weights are quantised
@@ -34,9 +36,37 @@ type Params struct {
 	Meta string
 	// Weights has 1<<Bits entries.
 	Weights []int16
+	// MLP is the optional hidden layer; nil for a purely linear model.
+	MLP *MLP
 }
 
-var magic = []byte("BWINJ1\n\x00")
+// MLP is a hidden layer added to the linear model's window logit:
+//
+//	a_j = HiddenBias[j] + EmbedScale * Σ_f Embed[row(f)*Hidden+j] / √n
+//	logit += Σ_j Out[j] * max(a_j, 0)
+//
+// over the word-level features f of the window (Buf.WordEnd), where n is the
+// window's feature count, as for the linear part, and row(f) = f >> (Bits -
+// RowBits) shares each embedding row among 1<<(Bits-RowBits) buckets.
+type MLP struct {
+	// Hidden is the number of hidden units, RowBits log2 of the rows.
+	Hidden, RowBits uint8
+	// EmbedScale converts a quantised embedding entry to a float.
+	EmbedScale float32
+	// Embed has (1<<RowBits)*Hidden entries, row-major.
+	Embed []int16
+	// HiddenBias and Out have Hidden entries.
+	HiddenBias, Out []float32
+}
+
+// magic marks a linear model; magicMLP one with a hidden layer, whose
+// header has 8 more bytes after the scale (Hidden, RowBits, two zero bytes,
+// EmbedScale) and whose compressed block holds, after the weights, the
+// embedding (int16) and the hidden biases and output weights (float32).
+var (
+	magic    = []byte("BWINJ1\n\x00")
+	magicMLP = []byte("BWINJ2\n\x00")
+)
 
 // errCorrupt marks a model file that cannot be used.
 var errCorrupt = errors.New("corrupt model file")
@@ -53,14 +83,30 @@ func (p *Params) MarshalBinary() ([]byte, error) {
 	if len(p.Weights) != 1<<p.Bits {
 		return nil, fmt.Errorf("encoding model: %d weights, want %d", len(p.Weights), 1<<p.Bits)
 	}
+	if m := p.MLP; m != nil {
+		if err := m.validate(p.Bits); err != nil {
+			return nil, err
+		}
+		if len(m.Embed) != int(m.Hidden)<<m.RowBits || len(m.HiddenBias) != int(m.Hidden) || len(m.Out) != int(m.Hidden) {
+			return nil, fmt.Errorf("encoding model: hidden layer sizes do not match %d units, %d row bits", m.Hidden, m.RowBits)
+		}
+	}
 	var buf bytes.Buffer
-	buf.Write(magic)
-	buf.Write([]byte{p.Bits, p.CharMin, p.CharMax, p.SkipMax})
+	if p.MLP != nil {
+		buf.Write(magicMLP)
+	} else {
+		buf.Write(magic)
+	}
+	buf.Write([]byte{p.Bits, p.CharMin, p.CharMax, p.SkipMax | p.ShortMax<<4})
 	le := binary.LittleEndian
 	buf.Write(le.AppendUint16(nil, p.Window))
 	buf.Write(le.AppendUint16(nil, p.Stride))
 	for _, f := range []float32{p.Bias, p.Threshold, p.Scale} {
 		buf.Write(le.AppendUint32(nil, math.Float32bits(f)))
+	}
+	if m := p.MLP; m != nil {
+		buf.Write([]byte{m.Hidden, m.RowBits, 0, 0})
+		buf.Write(le.AppendUint32(nil, math.Float32bits(m.EmbedScale)))
 	}
 	buf.Write(le.AppendUint32(nil, uint32(len(p.Meta))))
 	buf.WriteString(p.Meta)
@@ -71,6 +117,14 @@ func (p *Params) MarshalBinary() ([]byte, error) {
 	raw := make([]byte, 2*len(p.Weights))
 	for i, w := range p.Weights {
 		le.PutUint16(raw[2*i:], uint16(w))
+	}
+	if m := p.MLP; m != nil {
+		for _, e := range m.Embed {
+			raw = le.AppendUint16(raw, uint16(e))
+		}
+		for _, f := range append(slices.Clone(m.HiddenBias), m.Out...) {
+			raw = le.AppendUint32(raw, math.Float32bits(f))
+		}
 	}
 	if _, err := zw.Write(raw); err != nil {
 		return nil, fmt.Errorf("encoding model: %w", err)
@@ -85,8 +139,12 @@ func (p *Params) MarshalBinary() ([]byte, error) {
 // Parse decodes a model file. It checks the checksum and every field, so a
 // truncated or tampered file is an error rather than a silently bad model.
 func Parse(data []byte) (*Params, error) {
-	const fixed = 8 + 4 + 4 + 12 + 4
-	if len(data) < fixed+4 || !bytes.Equal(data[:8], magic) {
+	fixed := 8 + 4 + 4 + 12 + 4
+	hasMLP := len(data) >= 8 && bytes.Equal(data[:8], magicMLP)
+	if hasMLP {
+		fixed += 8
+	}
+	if len(data) < fixed+4 || !hasMLP && !bytes.Equal(data[:8], magic) {
 		return nil, fmt.Errorf("%w: bad magic or too short", errCorrupt)
 	}
 	le := binary.LittleEndian
@@ -95,12 +153,23 @@ func Parse(data []byte) (*Params, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch", errCorrupt)
 	}
 	p := &Params{}
-	p.Bits, p.CharMin, p.CharMax, p.SkipMax = body[8], body[9], body[10], body[11]
+	p.Bits, p.CharMin, p.CharMax = body[8], body[9], body[10]
+	p.SkipMax, p.ShortMax = body[11]&0x0f, body[11]>>4
 	p.Window, p.Stride = le.Uint16(body[12:]), le.Uint16(body[14:])
 	p.Bias = math.Float32frombits(le.Uint32(body[16:]))
 	p.Threshold = math.Float32frombits(le.Uint32(body[20:]))
 	p.Scale = math.Float32frombits(le.Uint32(body[24:]))
-	metaLen := int(le.Uint32(body[28:]))
+	metaLen := int(le.Uint32(body[fixed-4:]))
+	var m *MLP
+	if hasMLP {
+		m = &MLP{Hidden: body[28], RowBits: body[29], EmbedScale: math.Float32frombits(le.Uint32(body[32:]))}
+		if err := m.validate(p.Bits); err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		if f := float64(m.EmbedScale); math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
+			return nil, fmt.Errorf("%w: embedding scale %v out of range", errCorrupt, m.EmbedScale)
+		}
+	}
 	if err := p.Config.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", errCorrupt, err)
 	}
@@ -117,6 +186,9 @@ func Parse(data []byte) (*Params, error) {
 	}
 	p.Meta = string(body[fixed : fixed+metaLen])
 	want := 2 << p.Bits
+	if m != nil {
+		want += 2*int(m.Hidden)<<m.RowBits + 8*int(m.Hidden)
+	}
 	raw, err := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(body[fixed+metaLen:])), int64(want)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: weights: %w", errCorrupt, err)
@@ -128,5 +200,35 @@ func Parse(data []byte) (*Params, error) {
 	for i := range p.Weights {
 		p.Weights[i] = int16(le.Uint16(raw[2*i:]))
 	}
+	if m != nil {
+		raw = raw[2<<p.Bits:]
+		m.Embed = make([]int16, int(m.Hidden)<<m.RowBits)
+		for i := range m.Embed {
+			m.Embed[i] = int16(le.Uint16(raw[2*i:]))
+		}
+		raw = raw[2*len(m.Embed):]
+		m.HiddenBias, m.Out = make([]float32, m.Hidden), make([]float32, m.Hidden)
+		for i := range int(m.Hidden) {
+			m.HiddenBias[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
+			m.Out[i] = math.Float32frombits(le.Uint32(raw[4*(int(m.Hidden)+i):]))
+		}
+		for _, f := range append(slices.Clone(m.HiddenBias), m.Out...) {
+			if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+				return nil, fmt.Errorf("%w: hidden layer weight is not finite", errCorrupt)
+			}
+		}
+		p.MLP = m
+	}
 	return p, nil
+}
+
+// validate checks the hidden layer's shape against a table of 1<<bits.
+func (m *MLP) validate(bits uint8) error {
+	switch {
+	case m.Hidden < 1 || m.Hidden > 128:
+		return errorf("hidden units %d out of range [1,128]", m.Hidden)
+	case m.RowBits < 8 || m.RowBits > bits || m.RowBits > 20:
+		return errorf("hidden-layer row bits %d out of range [8,min(%d,20)]", m.RowBits, bits)
+	}
+	return nil
 }

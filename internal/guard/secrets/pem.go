@@ -30,7 +30,12 @@ func matchPEM(text string, i int) (end int, ok bool) {
 	}
 	bodyStart := ls + le + len("-----")
 	window := text[bodyStart:min(len(text), bodyStart+maxPEM)]
-	if k, n := findEnd(window, label); k >= 0 && !strings.Contains(window[:k], "-----BEGIN ") {
+	// The END line must come before any other BEGIN line; searching only
+	// up to the next BEGIN also keeps a run of BEGIN lines linear.
+	if nb := strings.Index(window, begin); nb >= 0 {
+		window = window[:nb]
+	}
+	if k, n := findEnd(window, label); k >= 0 {
 		return bodyStart + k + n, true
 	}
 	// Truncated: take the body lines that follow, base64 lines and the

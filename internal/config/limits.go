@@ -21,17 +21,25 @@ type LimitStore struct {
 	FailureMode string `json:"failureMode,omitempty"`
 }
 
-// RedisStore addresses a Redis server (standalone or a primary behind a
-// proxy). Keys carry hash tags, so all keys one decision touches for one
-// partition value land in one Redis Cluster slot.
+// RedisStore addresses one Redis server (standalone, or a primary behind a
+// proxy) with Address, or a Redis Cluster with Addresses. Keys carry hash
+// tags, so all keys one decision touches for one partition value land in
+// one Redis Cluster slot.
 type RedisStore struct {
-	// Address is host:port.
-	Address string `json:"address"`
+	// Address is host:port of one Redis server. Set Address or Addresses.
+	Address string `json:"address,omitempty"`
+	// Addresses are host:port seed nodes of a Redis Cluster (any masters or
+	// replicas; the rest of the cluster is discovered from them). Setting
+	// it selects cluster mode: a decision runs one script per hash slot its
+	// keys fall in (see docs/limits.md). Not for a list of standalone
+	// servers.
+	Addresses []string `json:"addresses,omitempty"`
 	// Username for Redis ACLs. Optional.
 	Username string `json:"username,omitempty"`
 	// PasswordEnv names an environment variable holding the password.
 	PasswordEnv string `json:"passwordEnv,omitempty"`
-	// DB selects the logical database. Default 0.
+	// DB selects the logical database. Default 0; must be 0 with Addresses
+	// (a cluster has only database 0).
 	DB int `json:"db,omitempty"`
 	// TLS connects with TLS, verifying the server against the system roots.
 	TLS bool `json:"tls,omitempty"`
@@ -219,7 +227,25 @@ func (c *Config) validateLimitStore(e *errs) {
 		e.add("limitStore.failureMode", "%q is not one of closed|open", s.FailureMode)
 	}
 	if r := s.Redis; r != nil {
-		checkAddr(e, "limitStore.redis.address", r.Address)
+		switch {
+		case r.Address != "" && len(r.Addresses) > 0:
+			e.add("limitStore.redis", "set address (one server) or addresses (Redis Cluster seed nodes), not both")
+		case len(r.Addresses) > 0:
+			seen := make(map[string]bool, len(r.Addresses))
+			for i, a := range r.Addresses {
+				path := fmt.Sprintf("limitStore.redis.addresses[%d]", i)
+				checkAddr(e, path, a)
+				if seen[a] {
+					e.add(path, "%q is listed twice", a)
+				}
+				seen[a] = true
+			}
+			if r.DB != 0 {
+				e.add("limitStore.redis.db", "must be 0 with addresses (Redis Cluster has only database 0)")
+			}
+		default:
+			checkAddr(e, "limitStore.redis.address", r.Address)
+		}
 		if r.DB < 0 {
 			e.add("limitStore.redis.db", "must not be negative")
 		}

@@ -208,6 +208,39 @@ limitStore:
 `,
 			want: []string{"limitStore.failureMode: \"maybe\"", "limitStore.redis.address", "limitStore.redis.keyPrefix"},
 		},
+		{
+			name: "address and addresses",
+			store: `
+limitStore:
+  redis:
+    address: 127.0.0.1:6379
+    addresses: [127.0.0.1:7000]
+`,
+			want: []string{"limitStore.redis: set address (one server) or addresses (Redis Cluster seed nodes), not both"},
+		},
+		{
+			name: "no address",
+			store: `
+limitStore:
+  redis:
+    keyPrefix: "x:"
+`,
+			want: []string{"limitStore.redis.address: \"\" must be host:port"},
+		},
+		{
+			name: "bad cluster addresses",
+			store: `
+limitStore:
+  redis:
+    addresses: [127.0.0.1:7000, nohost, 127.0.0.1:7000]
+    db: 2
+`,
+			want: []string{
+				"limitStore.redis.addresses[1]: \"nohost\" must be host:port",
+				"limitStore.redis.addresses[2]: \"127.0.0.1:7000\" is listed twice",
+				"limitStore.redis.db: must be 0 with addresses",
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -229,6 +262,25 @@ limitStore:
 				}
 			}
 		})
+	}
+}
+
+func TestLimitStoreCluster(t *testing.T) {
+	doc := `
+limitStore:
+  redis:
+    addresses: [10.0.0.1:6379, "redis-1.redis:6379"]
+    timeout: 100ms
+` + limitsBase
+	c, err := Parse([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &LimitStore{FailureMode: "closed", Redis: &RedisStore{
+		Addresses: []string{"10.0.0.1:6379", "redis-1.redis:6379"}, Timeout: Duration(100 * time.Millisecond), KeyPrefix: "bulwark:",
+	}}
+	if diff := cmp.Diff(want, c.LimitStore); diff != "" {
+		t.Errorf("limitStore (-want +got):\n%s", diff)
 	}
 }
 

@@ -15,7 +15,9 @@ import (
 
 // BenchmarkDecision measures one request's whole limit cost: OnRequest
 // (estimate, keys, one Acquire) plus Finish (one Settle), for the memory
-// store and a real local Redis.
+// store, a real local Redis and a real local three-master Redis Cluster
+// (where rpm+tpm+inflight spans two slots: identity and tenant, so two
+// round trips to acquire and two to settle).
 //
 //	go test -run '^$' -bench Decision -benchtime 2s ./internal/ratelimit/
 func BenchmarkDecision(b *testing.B) {
@@ -34,14 +36,23 @@ func BenchmarkDecision(b *testing.B) {
 		b.Fatal(err)
 	}
 	httpReq, _ := http.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
-	for _, storeKind := range []string{"memory", "redis"} {
+	for _, storeKind := range []string{"memory", "redis", "redis-cluster"} {
 		b.Run(storeKind, func(b *testing.B) {
 			var store Store
-			if storeKind == "memory" {
+			switch storeKind {
+			case "memory":
 				store = NewMemoryStore()
-			} else {
+			case "redis":
 				r := startRedis(b)
 				s, err := NewStore(b.Context(), redisConfig(r.Addr, "closed"), nil, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				store = s
+			case "redis-cluster":
+				c := startRedisCluster(b)
+				s, err := NewStore(b.Context(), clusterConfig(c.Addrs, "closed"), nil, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

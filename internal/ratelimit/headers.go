@@ -33,7 +33,7 @@ func setHeaders(h http.Header, limits []*limit, claims []Claim, results []ClaimR
 	state := make([]byte, 0, 64)
 	req, tok := -1, -1
 	for i, l := range limits {
-		if l.claim == Budget {
+		if l.claim == Budget || results[i].Skipped {
 			continue
 		}
 		c, r := &claims[i], &results[i]

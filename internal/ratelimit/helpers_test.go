@@ -49,34 +49,42 @@ type redisServer struct {
 	bin  string
 	dir  string
 	Addr string
+	// args are extra redis-server arguments (cluster mode).
+	args []string
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
-func startRedis(t testing.TB) *redisServer {
+func startRedis(t testing.TB, args ...string) *redisServer {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server not found on PATH (apt-get install -y redis-server): %v", err)
 	}
+	r := &redisServer{t: t, bin: bin, dir: t.TempDir(), Addr: freeAddr(t), args: args}
+	r.Start()
+	t.Cleanup(r.Kill)
+	return r
+}
+
+// freeAddr is a loopback address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	_ = l.Close()
-	r := &redisServer{t: t, bin: bin, dir: t.TempDir(), Addr: addr}
-	r.Start()
-	t.Cleanup(r.Kill)
-	return r
+	return addr
 }
 
 // Start runs redis-server on r.Addr and waits until it answers PING.
 func (r *redisServer) Start() {
 	r.t.Helper()
 	_, port, _ := net.SplitHostPort(r.Addr)
-	cmd := exec.Command(r.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
+	cmd := exec.Command(r.bin, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+		"--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log")}, r.args...)...)
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)
 	}

@@ -3,13 +3,18 @@
 package ratelimit
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha1" //nolint:gosec // Redis names scripts by their SHA-1; not a security use.
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,7 +81,7 @@ local function put_bucket(key, used, quota, window, now)
 end
 `
 
-var acquireScript = redis.NewScript(luaCommon + `
+var acquireScript = newScript(luaCommon + `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[1])
@@ -149,7 +154,7 @@ return out
 
 // settleScript takes five arguments per adjustment: kind, quota, param
 // (bucket window ms), delta, and member (lease) or period start (budget).
-var settleScript = redis.NewScript(luaCommon + `
+var settleScript = newScript(luaCommon + `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local n = tonumber(ARGV[1])
@@ -173,13 +178,41 @@ end
 return n
 `)
 
-// redisStore keeps counters in Redis. After breakerThreshold consecutive
-// failures the store counts as down: a short breaker answers
-// ErrUnavailable at once instead of letting every request wait for a
-// timeout, and the first calls after each pause probe again, so service
-// recovers by itself. A lone timeout under load fails only its own request.
+// script is a Lua script run with EVALSHA, falling back to EVAL when the
+// server does not have it cached (a restarted or new cluster node).
+type script struct{ src, hash string }
+
+func newScript(src string) *script {
+	sum := sha1.Sum([]byte(src))
+	return &script{src: src, hash: hex.EncodeToString(sum[:])}
+}
+
+// noRetry marks a command as not to be retried. go-redis's cluster client
+// retries a command whose connection broke or timed out after it was sent;
+// a script whose reply was lost may have run, and running it again would
+// take its claims twice. Redirections (MOVED, ASK) are still followed:
+// the node that answers them did not run the script.
+type noRetry struct{ *redis.Cmd }
+
+func (noRetry) NoRetry() bool { return true }
+
+// redisStore keeps counters in Redis: one server, or a Redis Cluster.
+//
+// On a cluster a script may only touch keys of one hash slot, and a
+// request's keys fall in one slot per partition value (the identity's, the
+// tenant's...). Acquire therefore runs the script once per slot, in slot
+// order, and gives back what earlier slots took when a later one refuses
+// or fails. With one slot (and always on a single server) a decision is
+// one round trip, atomic.
+//
+// After breakerThreshold consecutive failures the store counts as down: a
+// short breaker answers ErrUnavailable at once instead of letting every
+// request wait for a timeout, and the first calls after each pause probe
+// again, so service recovers by itself. A lone timeout under load fails
+// only its own request.
 type redisStore struct {
-	client   *redis.Client
+	client   redis.UniversalClient
+	cluster  bool
 	addr     string
 	prefix   string
 	timeout  time.Duration
@@ -218,48 +251,80 @@ func newRedisStore(ctx context.Context, cfg *config.LimitStore, logger *slog.Log
 	if timeout <= 0 {
 		timeout = 250 * time.Millisecond
 	}
-	opt := &redis.Options{
-		Addr:     rc.Address,
-		Username: rc.Username,
-		DB:       rc.DB,
-		// No retries: a retried script whose reply was lost would take its
-		// claims twice. The failure mode decides instead.
-		MaxRetries:            -1,
-		DialTimeout:           timeout,
-		DialerRetries:         1,
-		ReadTimeout:           timeout,
-		WriteTimeout:          timeout,
-		PoolTimeout:           timeout,
-		ContextTimeoutEnabled: true,
-		DisableIdentity:       true,
-		MaintNotificationsConfig: &maintnotifications.Config{
-			Mode: maintnotifications.ModeDisabled,
-		},
-	}
+	var password string
 	if rc.PasswordEnv != "" {
 		pw, ok := os.LookupEnv(rc.PasswordEnv)
 		if !ok {
 			return nil, fmt.Errorf("limit store: environment variable %s (limitStore.redis.passwordEnv) is not set", rc.PasswordEnv)
 		}
-		opt.Password = pw
+		password = pw
 	}
+	var tlsConfig *tls.Config
 	if rc.TLS {
-		opt.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	// No retries: a retried script whose reply was lost would take its
+	// claims twice. The failure mode decides instead.
+	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	s := &redisStore{
-		client:   redis.NewClient(opt),
 		addr:     rc.Address,
 		prefix:   rc.KeyPrefix,
 		timeout:  timeout,
 		failOpen: cfg.FailureMode == "open",
-		logger:   logger.With("store", "redis", "address", rc.Address),
 		metrics:  m,
 	}
-	s.argsPool.New = func() any { a := make([]any, 0, 16); return &a }
+	if len(rc.Addresses) > 0 {
+		s.cluster = true
+		s.addr = strings.Join(rc.Addresses, ",")
+		s.client = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:    rc.Addresses,
+			Username: rc.Username,
+			Password: password,
+			// MOVED and ASK are followed (the script did not run); other
+			// errors are not retried, see noRetry.
+			MaxRedirects:          3,
+			MaxRetries:            -1,
+			DialTimeout:           timeout,
+			DialerRetries:         1,
+			ReadTimeout:           timeout,
+			WriteTimeout:          timeout,
+			PoolTimeout:           timeout,
+			ContextTimeoutEnabled: true,
+			DisableIdentity:       true,
+			// Scripts go to the master of their keys' slot, as they are;
+			// go-redis must not split or fan them out.
+			DisableRoutingPolicies:   true,
+			TLSConfig:                tlsConfig,
+			MaintNotificationsConfig: maint,
+		})
+	} else {
+		s.client = redis.NewClient(&redis.Options{
+			Addr:                     rc.Address,
+			Username:                 rc.Username,
+			Password:                 password,
+			DB:                       rc.DB,
+			MaxRetries:               -1,
+			DialTimeout:              timeout,
+			DialerRetries:            1,
+			ReadTimeout:              timeout,
+			WriteTimeout:             timeout,
+			PoolTimeout:              timeout,
+			ContextTimeoutEnabled:    true,
+			DisableIdentity:          true,
+			TLSConfig:                tlsConfig,
+			MaintNotificationsConfig: maint,
+		})
+	}
+	mode := "single"
+	if s.cluster {
+		mode = "cluster"
+	}
+	s.logger = logger.With("store", "redis", "address", s.addr, "mode", mode)
+	s.argsPool.New = func() any { a := make([]any, 0, 24); return &a }
 	m.storeUp.WithLabelValues("redis").Set(1)
 	// A Redis that is down at start must not keep the gateway down: the
 	// failure mode applies until it comes back. Say so once, and load the
-	// scripts while at it.
+	// scripts while at it (on every master of a cluster).
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := s.load(pctx); err != nil {
@@ -269,26 +334,114 @@ func newRedisStore(ctx context.Context, cfg *config.LimitStore, logger *slog.Log
 }
 
 func (s *redisStore) load(ctx context.Context) error {
-	if err := acquireScript.Load(ctx, s.client).Err(); err != nil {
+	if err := s.client.ScriptLoad(ctx, acquireScript.src).Err(); err != nil {
 		return err
 	}
-	return settleScript.Load(ctx, s.client).Err()
+	return s.client.ScriptLoad(ctx, settleScript.src).Err()
 }
 
 func (s *redisStore) Name() string   { return "redis" }
 func (s *redisStore) FailOpen() bool { return s.failOpen }
 func (s *redisStore) Close() error   { return s.client.Close() }
 
+// eval runs sc once. args starts with two free slots for the command and
+// the script; the rest is numkeys, the keys and the arguments.
+func (s *redisStore) eval(ctx context.Context, sc *script, args []any) *redis.Cmd {
+	args[0], args[1] = "evalsha", sc.hash
+	cmd := redis.NewCmd(ctx, args...)
+	_ = s.client.Process(ctx, noRetry{cmd})
+	if err := cmd.Err(); err != nil && (errors.Is(err, redis.ErrNoScript) || redis.HasErrorPrefix(err, "NOSCRIPT")) {
+		args[0], args[1] = "eval", sc.src
+		cmd = redis.NewCmd(ctx, args...)
+		_ = s.client.Process(ctx, noRetry{cmd})
+	}
+	return cmd
+}
+
 func (s *redisStore) Acquire(ctx context.Context, claims []Claim) (Verdict, error) {
 	if err := s.gate(); err != nil {
 		return Verdict{}, err
 	}
-	keys := make([]string, len(claims))
+	v := Verdict{Denied: -1, Results: make([]ClaimResult, len(claims))}
+	if !s.cluster || len(claims) < 2 {
+		if err := s.acquireSlot(ctx, claims, nil, &v); err != nil {
+			return Verdict{}, err
+		}
+		return v, nil
+	}
+	order, slots := slotOrder(claims, func(i int) string { return claims[i].Key })
+	if slots[order[0]] == slots[order[len(order)-1]] {
+		if err := s.acquireSlot(ctx, claims, nil, &v); err != nil {
+			return Verdict{}, err
+		}
+		return v, nil
+	}
+	// One script per slot, in slot order: every replica takes a request's
+	// slots in the same order. A slot that refuses or fails ends the
+	// decision, and what the slots before it took is given back.
+	for start := 0; start < len(order); {
+		end := nextSlot(order, slots, start)
+		err := s.acquireSlot(ctx, claims, order[start:end], &v)
+		if err != nil || !v.Allowed {
+			s.giveBack(ctx, claims, order[:start], slots, &v)
+			for _, i := range order[end:] {
+				v.Results[i] = ClaimResult{Skipped: true}
+			}
+			if err != nil {
+				return Verdict{}, err
+			}
+			return v, nil
+		}
+		start = end
+	}
+	return v, nil
+}
+
+// slotOrder returns the indexes 0..n-1 of n keys sorted by hash slot (ties
+// in their given order) and each index's slot.
+func slotOrder[T any](items []T, key func(int) string) (order []int, slots []uint16) {
+	order = make([]int, len(items))
+	slots = make([]uint16, len(items))
+	for i := range items {
+		order[i] = i
+		slots[i] = keySlot(key(i))
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(slots[a], slots[b]) })
+	return order, slots
+}
+
+// nextSlot is the end of the run of order, from start, in one slot.
+func nextSlot(order []int, slots []uint16, start int) int {
+	end := start + 1
+	for end < len(order) && slots[order[end]] == slots[order[start]] {
+		end++
+	}
+	return end
+}
+
+// acquireSlot runs the acquire script, one round trip, over the claims at
+// idx (all claims when idx is nil), which must share a hash slot on a
+// cluster. It fills their results in v and sets v.Allowed, and v.Denied to
+// the first of them (in claim order) that did not fit.
+func (s *redisStore) acquireSlot(ctx context.Context, claims []Claim, idx []int, v *Verdict) error {
+	n := len(idx)
+	if idx == nil {
+		n = len(claims)
+	}
+	at := func(j int) int {
+		if idx == nil {
+			return j
+		}
+		return idx[j]
+	}
 	ap := s.argsPool.Get().(*[]any)
-	args := append((*ap)[:0], len(claims))
-	for i := range claims {
-		c := &claims[i]
-		keys[i] = c.Key
+	args := append((*ap)[:0], nil, nil, n)
+	for j := range n {
+		args = append(args, claims[at(j)].Key)
+	}
+	args = append(args, n)
+	for j := range n {
+		c := &claims[at(j)]
 		var param int64
 		switch c.Kind {
 		case Bucket:
@@ -302,33 +455,67 @@ func (s *redisStore) Acquire(ctx context.Context, claims []Claim) (Verdict, erro
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	res, err := acquireScript.Run(ctx, s.client, keys, args...).Int64Slice()
+	res, err := s.eval(ctx, acquireScript, args).Int64Slice()
 	cancel()
 	clear(args)
 	*ap = args[:0]
 	s.argsPool.Put(ap)
 	s.metrics.storeDuration.WithLabelValues("redis", "acquire").Observe(time.Since(start).Seconds())
 	if err != nil {
-		return Verdict{}, s.fail("acquire", err)
+		return s.fail("acquire", err)
 	}
 	s.ok()
-	if len(res) != 3+4*len(claims) {
-		return Verdict{}, s.fail("acquire", fmt.Errorf("acquire script returned %d values for %d claims", len(res), len(claims)))
+	if len(res) != 3+4*n {
+		return s.fail("acquire", fmt.Errorf("acquire script returned %d values for %d claims", len(res), n))
 	}
-	v := Verdict{Allowed: res[0] == 1, Denied: int(res[1]), Results: make([]ClaimResult, len(claims))}
-	for i := range claims {
-		r := res[3+4*i:]
-		v.Results[i] = ClaimResult{
+	v.Allowed = res[0] == 1
+	if !v.Allowed {
+		v.Denied = at(int(res[1]))
+	}
+	for j := range n {
+		r := res[3+4*j:]
+		cr := ClaimResult{
 			Remaining:   r[0],
 			Reset:       time.Duration(r[1]) * time.Millisecond,
 			RetryAfter:  time.Duration(r[2]) * time.Millisecond,
 			PeriodStart: r[3],
 		}
 		if r[2] < 0 {
-			v.Results[i].RetryAfter = -1
+			cr.RetryAfter = -1
 		}
+		v.Results[at(j)] = cr
 	}
-	return v, nil
+	return nil
+}
+
+// giveBack returns what the claims at taken (sorted by slot) took: the
+// compensation of a cluster decision that a later slot refused. It runs
+// even when the request's context is done, since the capacity is held
+// until it does. If it fails the claims stay taken: buckets drain within
+// their window, leases expire, budgets stay charged for the period; that
+// under-admits, never over-admits.
+func (s *redisStore) giveBack(ctx context.Context, claims []Claim, taken []int, slots []uint16, v *Verdict) {
+	if len(taken) == 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	adj := make([]Adjustment, len(taken))
+	for j, i := range taken {
+		c := &claims[i]
+		adj[j] = Adjustment{Kind: c.Kind, Key: c.Key, Quota: c.Quota, Window: c.Window, Delta: -c.Cost, Member: c.Member, PeriodStart: v.Results[i].PeriodStart}
+	}
+	var errs []error
+	for start := 0; start < len(taken); {
+		end := nextSlot(taken, slots, start)
+		if err := s.settleSlot(ctx, "refund", adj[start:end]); err != nil {
+			errs = append(errs, err)
+		}
+		start = end
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.logger.LogAttrs(ctx, slog.LevelWarn, "limits: giving back a refused request's claims failed; they stay taken until they drain or expire",
+			slog.Int("claims", len(taken)), slog.String("error", err.Error()))
+	}
 }
 
 func (s *redisStore) Settle(ctx context.Context, adj []Adjustment) error {
@@ -338,12 +525,40 @@ func (s *redisStore) Settle(ctx context.Context, adj []Adjustment) error {
 	if err := s.gate(); err != nil {
 		return err
 	}
-	keys := make([]string, len(adj))
-	args := make([]any, 0, 1+5*len(adj))
+	if !s.cluster || len(adj) < 2 {
+		return s.settleSlot(ctx, "settle", adj)
+	}
+	order, slots := slotOrder(adj, func(i int) string { return adj[i].Key })
+	if slots[order[0]] == slots[order[len(order)-1]] {
+		return s.settleSlot(ctx, "settle", adj)
+	}
+	sorted := make([]Adjustment, len(adj))
+	for j, i := range order {
+		sorted[j] = adj[i]
+	}
+	// Every slot is settled even if another fails: each is independent.
+	var errs []error
+	for start := 0; start < len(order); {
+		end := nextSlot(order, slots, start)
+		if err := s.settleSlot(ctx, "settle", sorted[start:end]); err != nil {
+			errs = append(errs, err)
+		}
+		start = end
+	}
+	return errors.Join(errs...)
+}
+
+// settleSlot runs the settle script over adj, one round trip; on a cluster
+// adj must share a hash slot.
+func (s *redisStore) settleSlot(ctx context.Context, op string, adj []Adjustment) error {
+	args := make([]any, 0, 4+6*len(adj))
+	args = append(args, nil, nil, len(adj))
+	for i := range adj {
+		args = append(args, adj[i].Key)
+	}
 	args = append(args, len(adj))
 	for i := range adj {
 		a := &adj[i]
-		keys[i] = a.Key
 		var last any = a.Member
 		if a.Kind == Budget {
 			last = strconv.FormatInt(a.PeriodStart, 10)
@@ -353,10 +568,10 @@ func (s *redisStore) Settle(ctx context.Context, adj []Adjustment) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	err := settleScript.Run(ctx, s.client, keys, args...).Err()
-	s.metrics.storeDuration.WithLabelValues("redis", "settle").Observe(time.Since(start).Seconds())
+	err := s.eval(ctx, settleScript, args).Err()
+	s.metrics.storeDuration.WithLabelValues("redis", op).Observe(time.Since(start).Seconds())
 	if err != nil {
-		return s.fail("settle", err)
+		return s.fail(op, err)
 	}
 	s.ok()
 	return nil

@@ -69,6 +69,11 @@ type ClaimResult struct {
 	// PeriodStart identifies a budget's period (Unix seconds of its start),
 	// so that settling after a rollover leaves the new period alone.
 	PeriodStart int64
+	// Skipped means the claim was not evaluated: on Redis Cluster a
+	// decision over several hash slots stops at the first slot that
+	// refuses, so claims in later slots are never looked at. The other
+	// fields are then zero and headers leave the claim out.
+	Skipped bool
 }
 
 // Verdict is the outcome of Acquire: every claim taken, or none.
@@ -95,10 +100,14 @@ type Adjustment struct {
 	Member string
 }
 
-// Store keeps limit counters. Acquire is atomic across all claims of one
-// request; implementations are safe for concurrent use.
+// Store keeps limit counters. Acquire takes all claims of one request or
+// none; implementations are safe for concurrent use.
 type Store interface {
-	// Acquire takes every claim, or none when any claim does not fit.
+	// Acquire takes every claim, or none when any claim does not fit. The
+	// memory store and a single Redis decide atomically; on Redis Cluster
+	// claims in different hash slots are taken slot by slot and given back
+	// when a later slot refuses (never more admitted than fits; briefly
+	// held capacity may refuse a concurrent request).
 	// An error means the store could not decide (unreachable, timeout).
 	Acquire(ctx context.Context, claims []Claim) (Verdict, error)
 	// Settle applies the adjustments (refunds, extra usage, releases).

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,15 @@ func storesUnderTest(t *testing.T) map[string]func(t *testing.T) Store {
 		"redis": func(t *testing.T) Store {
 			r := startRedis(t)
 			s, err := NewStore(t.Context(), redisConfig(r.Addr, "closed"), nil, prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		"redis-cluster": func(t *testing.T) Store {
+			c := startRedisCluster(t)
+			s, err := NewStore(t.Context(), clusterConfig(c.Addrs, "closed"), nil, prometheus.NewRegistry())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,6 +57,10 @@ func TestStoreConformance(t *testing.T) {
 	budget := func(key string, quota, cost int64) Claim {
 		return Claim{Kind: Budget, Key: "t:{a}:" + key, Quota: quota, Period: Day, Cost: cost}
 	}
+	inSlot := func(tag string, c Claim) Claim {
+		c.Key = strings.Replace(c.Key, "{a}", "{"+tag+"}", 1)
+		return c
+	}
 	tests := []struct {
 		name  string
 		steps []step
@@ -64,6 +78,15 @@ func TestStoreConformance(t *testing.T) {
 			steps: []step{
 				{claims: []Claim{bucket("x", 10, 4), bucket("y", 5, 6)}, allowed: false, denied: 1, remaining: []int64{6, 5}},
 				{claims: []Claim{bucket("x", 10, 10)}, allowed: true, denied: -1, remaining: []int64{0}},
+			},
+		},
+		{
+			// Tags b and a fall in different cluster slots, b's first: the
+			// cluster store takes x, is refused on y and gives x back.
+			name: "all or nothing across slots",
+			steps: []step{
+				{claims: []Claim{inSlot("b", bucket("x", 10, 4)), inSlot("a", bucket("y", 5, 6))}, allowed: false, denied: 1, remaining: []int64{6, 5}},
+				{claims: []Claim{inSlot("b", bucket("x", 10, 10))}, allowed: true, denied: -1, remaining: []int64{0}},
 			},
 		},
 		{

@@ -16,6 +16,8 @@
 // continuously at quota per window; budgets count spend per UTC day or
 // month; concurrency limits are leases that expire if a replica dies.
 // Counters live in a process-wide in-memory store (one replica) or in Redis
-// (shared across replicas, atomic Lua scripts, Redis's clock). See
-// docs/limits.md for the semantics and the overshoot bound.
+// (shared across replicas, atomic Lua scripts, Redis's clock). On Redis
+// Cluster the scripts run once per hash slot a request touches, and a slot
+// that refuses gives back what the earlier ones took. See docs/limits.md
+// for the semantics and the overshoot bound.
 package ratelimit

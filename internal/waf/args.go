@@ -56,11 +56,13 @@ var promptPaths = map[llm.API][]pattern{
 	llm.APICompletions: {
 		{"prompt"},
 		{"prompt", "*"},
+		{"prompt", "*", "*"}, // token ids
 		{"suffix"},
 	},
 	llm.APIEmbeddings: {
 		{"input"},
 		{"input", "*"},
+		{"input", "*", "*"}, // token ids
 	},
 	llm.APIResponses: {
 		{"instructions"},
@@ -178,7 +180,10 @@ func (w *walker) value() error {
 		if w.i == start {
 			return errWalk
 		}
-		// A number inside a prompt array is a token id, not text.
+		if w.prompt() {
+			w.skipped++ // a token id of a pre-tokenized prompt
+			return nil
+		}
 		w.leaf(string(w.b[start:w.i]))
 		return nil
 	}

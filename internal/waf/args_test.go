@@ -28,6 +28,7 @@ var walkCases = []struct {
 	{"chat tools", llm.APIChat, `{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"q\":1}"}}]},{"role":"tool","tool_call_id":"c1","content":"result text"}],"tools":[{"type":"function","function":{"name":"f","description":"does f","parameters":{"type":"object","properties":{"q":{"type":"integer","description":"the q"}},"required":["q"]}}}],"metadata":{"k\u0065y":"v"}}`},
 	{"completions", llm.APICompletions, `{"model":"m","prompt":["one","two"],"suffix":"end","max_tokens":5,"logit_bias":{"50256":-100}}`},
 	{"completions tokens", llm.APICompletions, `{"model":"m","prompt":[[1,2,3]],"echo":false}`},
+	{"embeddings tokens", llm.APIEmbeddings, `{"model":"m","input":[1,2,3]}`},
 	{"embeddings", llm.APIEmbeddings, `{"model":"m","input":"text to embed","encoding_format":"float","dimensions":256}`},
 	{"responses", llm.APIResponses, `{"model":"m","instructions":"be kind","input":[{"role":"user","content":[{"type":"input_text","text":"hello"},{"type":"input_image","image_url":"https://x.example/i.png"}]},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"42"}],"tools":[{"type":"function","name":"f","description":"d","parameters":{"type":"object"}}],"text":{"format":{"type":"json_schema","name":"s","schema":{"type":"object","description":"x"}}}}`},
 }
@@ -168,4 +169,16 @@ func FuzzWalkJSON(f *testing.F) {
 		_, _, _ = walkJSON(body, llm.APIChat, false, &got)
 		_, _, _ = walkJSON(body, llm.APIResponses, true, &got)
 	})
+}
+
+func TestWalkSkipsTokenIDs(t *testing.T) {
+	body := `{"model":"m","prompt":[` + strings.Repeat("50256,", 5000) + `1],"max_tokens":3}`
+	var got recordArgs
+	args, skipped, err := walkJSON([]byte(body), llm.APICompletions, false, &got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if args != 2 || skipped != 5001 {
+		t.Errorf("walk of a 5001-token prompt fed %d args and skipped %d, want 2 and 5001 (%v)", args, skipped, got)
+	}
 }

@@ -15,7 +15,10 @@ import (
 // however the model's text is cut into events, and however the event
 // stream is cut into reads, the client sees exactly the text that guarding
 // the complete response produces. That text has every value the detectors
-// find in the full text replaced, so no chunking leaks one.
+// find in the full text replaced, so no chunking leaks one. The stream
+// releases text as soon as the detectors report it settled
+// (entity.Pender), so this also checks that early release against the
+// whole-text result.
 func FuzzSSEChunking(f *testing.F) {
 	f.Add("My card is "+card+" and my key "+ghTok+", mail "+email+".", uint64(1), uint8(7), uint8(0))
 	f.Add("key:\n"+pemKey+"\nend", uint64(2), uint8(1), uint8(1))
@@ -23,6 +26,10 @@ func FuzzSSEChunking(f *testing.F) {
 	f.Add("call +1 415 555 0100 or 10.1.2.3, IBAN DE89 3704 0044 0532 0130 00", uint64(4), uint8(3), uint8(0))
 	f.Add("password = \"Xk9#mP2$vL\" and eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", uint64(5), uint8(11), uint8(1))
 	f.Add("ünïcödé "+card+" ☃ "+email, uint64(6), uint8(2), uint8(2))
+	// Prose releases word by word (entity.Pender); values inside it must
+	// still come out whole or not at all.
+	f.Add(englishReply()[:700]+" token: AKIA"+"Z7Q2MXP4LR6TNB3K then "+pemKey[:120]+" and password = \"Xk9#mP2$vL\" done", uint64(7), uint8(5), uint8(0))
+	f.Add("write to "+email+" or postgres://app:s3cr!tPw9@db:5432/x or call +1 (415) 555-0100 office", uint64(8), uint8(9), uint8(1))
 	apis := []struct {
 		api  llm.API
 		path string

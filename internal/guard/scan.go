@@ -59,9 +59,14 @@ func (s *Stage) holdBack(g *guard) int {
 // finding of any guard can still cover it:
 //
 //   - every guard g keeps the last MaxLen(g) released bytes as look-behind
-//     and holds back the last holdBack(g) bytes it has, because a finding
-//     covering a byte lies, with all the context that decides it, within
-//     MaxLen bytes on either side of it (the entity.Detector contract);
+//     and holds back at most the last holdBack(g) bytes it has, because a
+//     finding covering a byte lies, with all the context that decides it,
+//     within MaxLen bytes on either side of it (the entity.Detector
+//     contract);
+//   - a guard whose detector is an entity.Pender holds back less: only
+//     from the earliest value that more text could still create or change
+//     (the word being written, an open PEM block), so prose is released
+//     about one word behind the model;
 //   - the release point then moves back to the start of any finding that
 //     straddles it, so a provisional value (a card number that may still
 //     grow, a PEM key without its END line) is never cut.
@@ -76,6 +81,7 @@ type textScan struct {
 	restorer *redact.Restorer
 	fs       []entity.Finding
 	hits     []hit
+	from     []int // per guard, where its view of buf starts
 	out      strings.Builder
 }
 
@@ -95,15 +101,23 @@ func (t *textScan) write(text string, final bool) (string, *blocked) {
 	t.buf = append(t.buf, text...)
 	t.out.Reset()
 	end := len(t.buf)
-	// The least of the guards' safe points bounds the release.
+	// Each guard settles its text up to the later of two points: MaxLen
+	// (holdBack) bytes before the end, and, for a detector that knows
+	// which values could still be growing (entity.Pender), the start of
+	// the earliest such value. The least of the guards' points bounds the
+	// release.
 	f := end
+	pending := false
 	if !final {
 		for _, g := range t.o.guards {
 			f = min(f, end-t.o.s.holdBack(g))
+			if _, ok := g.det.(entity.Pender); ok {
+				pending = true
+			}
 		}
-	}
-	if f <= t.done && !final {
-		return "", nil
+		if f <= t.done && !pending {
+			return "", nil
+		}
 	}
 	t.hits = t.hits[:0]
 	var window string // the text the guards see, from the widest look-behind
@@ -117,19 +131,38 @@ func (t *textScan) write(text string, final bool) (string, *blocked) {
 		}
 		window = string(t.buf[wfrom:])
 	}
-	for gi, g := range t.o.guards {
-		// Look behind MaxLen bytes of released text, no more: scans stay
-		// proportional to the window, not to the response.
-		from := max(0, t.done-g.det.MaxLen())
-		for from > 0 && !utf8.RuneStart(t.buf[from]) {
-			from--
+	// from[gi] is where guard gi's view starts: MaxLen bytes of released
+	// text as look-behind, no more, so scans stay proportional to the
+	// window, not to the response.
+	from := t.from[:0]
+	for _, g := range t.o.guards {
+		fr := max(0, t.done-g.det.MaxLen())
+		for fr > 0 && !utf8.RuneStart(t.buf[fr]) {
+			fr--
 		}
+		from = append(from, fr)
+	}
+	t.from = from
+	if pending {
+		f = end
+		for gi, g := range t.o.guards {
+			safe := end - t.o.s.holdBack(g)
+			if p, ok := g.det.(entity.Pender); ok {
+				safe = max(safe, from[gi]+p.Pending(window[from[gi]-wfrom:]))
+			}
+			f = min(f, safe)
+		}
+		if f <= t.done {
+			return "", nil
+		}
+	}
+	for gi, g := range t.o.guards {
 		start := time.Now()
-		t.fs = g.det.Find(window[from-wfrom:], t.fs[:0])
+		t.fs = g.det.Find(window[from[gi]-wfrom:], t.fs[:0])
 		t.o.spent[gi] += time.Since(start)
 		for _, fd := range t.fs {
-			fd.Start += from
-			fd.End += from
+			fd.Start += from[gi]
+			fd.End += from[gi]
 			if fd.End <= t.done {
 				continue // released earlier, and decided then
 			}

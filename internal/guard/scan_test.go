@@ -109,31 +109,39 @@ func TestTextScanBlockReleasesOnlyWhatPrecedes(t *testing.T) {
 	}
 }
 
+// TestTextScanHoldBackBound checks that a stream never holds back more
+// than holdBack bytes, and that detectors which report what is pending
+// (entity.Pender) hold back nothing once the text ends between words.
 func TestTextScanHoldBackBound(t *testing.T) {
+	words := strings.Repeat("abcdefgh ", 400)
+	run := strings.Repeat("abcdefgh", 450)
 	tests := []struct {
-		name   string
-		guards string
-		want   int
+		name    string
+		guards  string
+		text    string
+		max     int // most ever held
+		wantEnd int // held once the text is in
 	}{
-		{name: "pii", guards: "output:\n  - detector: pii\n    action: redact", want: 512},
-		{name: "code", guards: "output:\n  - detector: code\n    action: block", want: maxCodeLine + 16},
-		{name: "capped", guards: "unsafeStreamHoldBack: 64\noutput:\n  - detector: secrets\n    action: redact", want: 64},
+		{name: "pii words", guards: "output:\n  - detector: pii\n    action: redact", text: words, max: 512, wantEnd: 0},
+		{name: "pii one long run", guards: "output:\n  - detector: pii\n    action: redact", text: run, max: 512, wantEnd: 512},
+		{name: "secrets words", guards: "output:\n  - detector: secrets\n    action: redact", text: words, max: 12416, wantEnd: 0},
+		{name: "code", guards: "output:\n  - detector: code\n    action: block", text: words, max: maxCodeLine + 16, wantEnd: maxCodeLine + 16},
+		{name: "capped", guards: "unsafeStreamHoldBack: 64\noutput:\n  - detector: secrets\n    action: redact", text: run, max: 64, wantEnd: 64},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o, _ := newOutput(t, tt.guards, llm.APIChat)
 			sc := o.newScan()
-			text := strings.Repeat("abcdefgh ", 400)
 			held := 0
-			for i := 0; i < len(text); i++ {
-				out, _ := sc.write(text[i:i+1], false)
+			for i := 0; i < len(tt.text); i++ {
+				out, _ := sc.write(tt.text[i:i+1], false)
 				held += 1 - len(out)
-				if held > tt.want {
-					t.Fatalf("held %d bytes after %d, want at most %d", held, i+1, tt.want)
+				if held > tt.max {
+					t.Fatalf("held %d bytes after %d, want at most %d", held, i+1, tt.max)
 				}
 			}
-			if held != tt.want {
-				t.Errorf("held %d bytes at the end, want %d", held, tt.want)
+			if held != tt.wantEnd {
+				t.Errorf("held %d bytes at the end, want %d", held, tt.wantEnd)
 			}
 		})
 	}

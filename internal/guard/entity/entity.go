@@ -50,6 +50,37 @@ type Detector interface {
 	MaxLen() int
 }
 
+// Pender is optional for a Detector: it tells a streaming caller how much
+// of a text growing at its end is settled, so the caller can hold back only
+// what may still be part of a value instead of a fixed MaxLen.
+//
+// Pending(text) returns p, 0 <= p <= len(text), such that for any text
+// more appended later:
+//
+//   - every finding of Find(text+more) that starts before p is a finding of
+//     Find(text) (nothing new, grown or shrunk starts before p), and
+//   - every finding of Find(text) that ends at or before p is a finding of
+//     Find(text+more).
+//
+// A caller may therefore release text up to p once it has moved p back to
+// the start of any finding of Find(text) that straddles it. p is len(text)
+// when nothing is pending. Implementations should be cheap: they look at
+// the end of text, not the whole of it. The detector packages fuzz this
+// contract (FuzzPending).
+type Pender interface {
+	Pending(text string) int
+}
+
+// Pending returns d's settled prefix of text (see Pender). A detector
+// that does not implement Pender settles only what lies MaxLen bytes
+// before the end.
+func Pending(d Detector, text string) int {
+	if p, ok := d.(Pender); ok {
+		return p.Pending(text)
+	}
+	return max(0, len(text)-d.MaxLen())
+}
+
 // Merge resolves overlaps among findings that may come from several
 // detectors. Among overlapping findings the longest wins; between equally
 // long ones the earliest wins; between identical ranges the one that comes
@@ -143,4 +174,13 @@ func (c combined) MaxLen() int {
 		m = max(m, d.MaxLen())
 	}
 	return m
+}
+
+// Pending implements Pender: the least of the detectors' settled points.
+func (c combined) Pending(text string) int {
+	p := len(text)
+	for _, d := range c {
+		p = min(p, Pending(d, text))
+	}
+	return p
 }

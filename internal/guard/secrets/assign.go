@@ -74,28 +74,7 @@ func (d *Detector) matchAssignment(text string, i int, runs *runCache) (start, e
 		}
 	}
 
-	// The key, backwards: optional spaces, optional closing quote.
-	k := i
-	for sp := 0; k > 0 && sp < 2 && (text[k-1] == ' ' || text[k-1] == '\t'); sp++ {
-		k--
-	}
-	if k > 0 && (text[k-1] == '"' || text[k-1] == '\'' || text[k-1] == '`') {
-		k--
-	}
-	ks := k
-	for ks > 0 && k-ks < maxKey && keyChar.has(text[ks-1]) {
-		ks--
-	}
-	if ks == k || ks > 0 && keyChar.has(text[ks-1]) {
-		return 0, 0, "", false
-	}
-	if ks >= 3 && text[ks-3:ks] == "://" {
-		return 0, 0, "", false // user:password in a URL is matchURLCredentials' job
-	}
-	var nb [maxKey]byte
-	key := normaliseKey(text[ks:k], nb[:0])
-
-	typ = keyType(key)
+	typ = keyBefore(text, i)
 	if typ == "" {
 		return 0, 0, "", false
 	}
@@ -164,6 +143,31 @@ func (d *Detector) matchAssignment(text string, i int, runs *runCache) (start, e
 		return 0, 0, "", false
 	}
 	return start, end, typ, true
+}
+
+// keyBefore reads the key in front of the operator at i (optional spaces,
+// an optional closing quote, then key bytes) and classifies it with
+// keyType; "" if there is no key or it names no secret.
+func keyBefore(text string, i int) string {
+	k := i
+	for sp := 0; k > 0 && sp < 2 && (text[k-1] == ' ' || text[k-1] == '\t'); sp++ {
+		k--
+	}
+	if k > 0 && (text[k-1] == '"' || text[k-1] == '\'' || text[k-1] == '`') {
+		k--
+	}
+	ks := k
+	for ks > 0 && k-ks < maxKey && keyChar.has(text[ks-1]) {
+		ks--
+	}
+	if ks == k || ks > 0 && keyChar.has(text[ks-1]) {
+		return ""
+	}
+	if ks >= 3 && text[ks-3:ks] == "://" {
+		return "" // user:password in a URL is matchURLCredentials' job
+	}
+	var nb [maxKey]byte
+	return keyType(normaliseKey(text[ks:k], nb[:0]))
 }
 
 // authHeader is keyType's marker for Authorization-style keys.

@@ -41,6 +41,8 @@ type Detector struct {
 	pem, jwt, url, assign, awsSecret, azureClient, telegram bool
 	types                                                   []string
 	maxLen                                                  int
+	// span bounds the trailing token run Pending holds (tokenSpan).
+	span int
 }
 
 var _ entity.Detector = (*Detector)(nil)
@@ -97,6 +99,7 @@ func New(types ...string) (*Detector, error) {
 	if d.pem {
 		d.maxLen = max(d.maxLen, pemWindow)
 	}
+	d.span = d.tokenSpan()
 	return d, nil
 }
 

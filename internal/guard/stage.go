@@ -309,7 +309,7 @@ func (s *Stage) OnRequest(ctx context.Context, rc *pipeline.RequestContext) (*pi
 	if err := llm.CheckStrict(rc.Body, llm.StrictLimits{}); err != nil {
 		return &pipeline.Decision{Status: http.StatusBadRequest, Type: pipeline.TypeInvalidRequest, Code: "invalid_body",
 			Message: "Invalid request body: " + strings.TrimPrefix(err.Error(), llm.ErrMalformed.Error()+": ") + ".",
-			Stage: StageName, Rule: "strict_json", Reason: err.Error()}, nil
+			Stage:   StageName, Rule: "strict_json", Reason: err.Error()}, nil
 	}
 	texts := rc.LLM.Texts
 	var edited []llm.Text

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,7 @@ func inspect(t testing.TB, s *Stage, prompt string) (*pipeline.Decision, *Audit)
 	req.Header.Set("User-Agent", "OpenAI/Python 1.40.0")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Authorization", "Bearer sk-test-0123456789abcdef")
+	req.Header.Set("Content-Length", strconv.Itoa(len(body)))
 	rc := &pipeline.RequestContext{ID: "fp", Request: req, Body: body, API: llm.APIChat}
 	parsed, err := llm.Parse(llm.APIChat, body)
 	if err != nil {

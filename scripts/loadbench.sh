@@ -6,7 +6,11 @@
 # httputil.ReverseProxy, Bulwark (identity + audit on; and one row per
 # capability route), and nginx as a reference if it is installed.
 #
-#   scripts/loadbench.sh            # DURATION=10s CONNS=32 THREADS=2 by default
+#   scripts/loadbench.sh            # DURATION=10s CONNS=32 THREADS=2 RATES="500 2000" by default
+#
+# Two tables: throughput at saturation (wrk, closed loop), then latency at
+# fixed offered rates below saturation (bench/loadgen, open loop), which is
+# where "latency added per request" means something.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +18,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-3s}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
+RATES=${RATES:-500 2000}
 export BENCH_BODY=$PWD/bench/chat-1500.json
 export BENCH_KEY=bench-key-0123456789
 
@@ -31,6 +36,7 @@ trap cleanup EXIT
 CGO_ENABLED=0 go build -o "$tmp/bulwark" ./cmd/bulwark
 go build -o "$tmp/upstream" ./bench/upstream
 go build -o "$tmp/plainproxy" ./bench/plainproxy
+go build -o "$tmp/loadgen" ./bench/loadgen
 
 "$tmp/upstream" -listen 127.0.0.1:18000 & pids+=($!)
 "$tmp/plainproxy" -listen 127.0.0.1:18001 -upstream http://127.0.0.1:18000 & pids+=($!)
@@ -97,4 +103,20 @@ run "plain httputil.ReverseProxy" http://127.0.0.1:18001/v1/chat/completions
 [ $have_nginx = 1 ] && run "nginx (proxy_pass, keepalive)" http://127.0.0.1:18003/v1/chat/completions
 awk '/- name:/ {n=$3} /pathPrefix:/ {print n, $2}' "$tmp/bulwark.yaml" | while read -r label route; do
   run "bulwark ($label)" "http://127.0.0.1:18002${route}chat/completions"
+done
+
+lat() { # name url rate
+  out=$("$tmp/loadgen" -url "$2" -rate "$3" -c "$CONNS" -d "$DURATION")
+  printf '| %-34s | %6s | %s |\n' "$1" "$3" "$out"
+}
+echo
+echo "# latency at a fixed offered rate (open loop, $CONNS connections, $DURATION per row)"
+printf '| %-34s | %6s | %s |\n' target rate/s result
+printf '|%s|%s|%s|\n' ------------------------------------ -------- --------
+for rate in $RATES; do
+  lat "plain httputil.ReverseProxy" http://127.0.0.1:18001/v1/chat/completions "$rate"
+  [ $have_nginx = 1 ] && lat "nginx (proxy_pass, keepalive)" http://127.0.0.1:18003/v1/chat/completions "$rate"
+  awk '/- name:/ {n=$3} /pathPrefix:/ {print n, $2}' "$tmp/bulwark.yaml" | while read -r label route; do
+    lat "bulwark ($label)" "http://127.0.0.1:18002${route}chat/completions" "$rate"
+  done
 done

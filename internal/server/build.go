@@ -129,13 +129,22 @@ func build(ctx context.Context, cfg *config.Config, d deps) (p *pipeline.Pipelin
 // guards last, because their redactions change what is forwarded.
 func routeStages(rc *config.Route, store ratelimit.Store, d deps) (stages []pipeline.Stage, closers []pipeline.Closer, err error) {
 	reg := d.metrics.Registry
+	defer func() {
+		if err != nil { // release what was built before the failure (compiled WAF rules, remote clients)
+			for _, s := range stages {
+				if c, ok := s.(pipeline.Closer); ok {
+					_ = c.Close()
+				}
+			}
+		}
+	}()
 	if s := access.New(rc.Access); s != nil {
 		stages = append(stages, s)
 	}
 	if store != nil {
 		s, err := ratelimit.New(rc, store, d.logger, reg)
 		if err != nil {
-			return nil, nil, fmt.Errorf("limits: %w", err)
+			return stages, nil, fmt.Errorf("limits: %w", err)
 		}
 		if s != nil {
 			stages = append(stages, s)
@@ -144,14 +153,14 @@ func routeStages(rc *config.Route, store ratelimit.Store, d deps) (stages []pipe
 	if rc.WAF != nil && rc.WAF.Mode != "off" {
 		s, err := waf.New(rc.WAF, d.logger, reg)
 		if err != nil {
-			return nil, nil, fmt.Errorf("waf: %w", err)
+			return stages, nil, fmt.Errorf("waf: %w", err)
 		}
 		stages = append(stages, s)
 	}
 	if rc.Guards != nil {
 		s, err := guard.New(rc.Guards, d.logger, reg)
 		if err != nil {
-			return nil, nil, fmt.Errorf("guards: %w", err)
+			return stages, nil, fmt.Errorf("guards: %w", err)
 		}
 		if s != nil {
 			stages = append(stages, s)

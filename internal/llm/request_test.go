@@ -254,3 +254,21 @@ func FuzzParseDifferential(f *testing.F) {
 		}
 	})
 }
+
+// TestRewriteCaseVariantKeys: Parse reads "Content" as content (as Go
+// upstreams do), so Rewrite must replace the value under that very key, not
+// add a second one beside the original.
+func TestRewriteCaseVariantKeys(t *testing.T) {
+	body := []byte(`{"model":"m","Messages":[{"role":"user","Content":"mail bob@x.io"}],"MAX_TOKENS":5000}`)
+	r, err := Parse(APIChat, body)
+	if err != nil || len(r.Texts) != 1 {
+		t.Fatalf("Parse = %+v, %v", r, err)
+	}
+	out, err := Rewrite(APIChat, body, Edits{Texts: map[string]string{r.Texts[0].Field: "mail [EMAIL_1]"}, MaxTokens: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := string(out); strings.Contains(s, "bob@x.io") || strings.Contains(s, "5000") {
+		t.Errorf("rewrite left the original value beside the new one: %s", s)
+	}
+}

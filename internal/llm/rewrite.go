@@ -42,25 +42,30 @@ func Rewrite(api API, body []byte, e Edits) ([]byte, error) {
 		}
 	}
 	if e.MaxTokens > 0 {
-		key := "max_tokens"
+		key := mapKey(doc, "max_tokens")
 		switch {
 		case api == APIResponses:
-			key = "max_output_tokens"
-		case doc["max_completion_tokens"] != nil:
-			key = "max_completion_tokens"
+			key = mapKey(doc, "max_output_tokens")
+		case doc[mapKey(doc, "max_completion_tokens")] != nil:
+			key = mapKey(doc, "max_completion_tokens")
+		}
+		// Every output-cap field gets the cap, so whichever the upstream
+		// reads, it reads the cap.
+		for _, k := range []string{"max_tokens", "max_completion_tokens", "max_output_tokens"} {
+			if mk := mapKey(doc, k); doc[mk] != nil {
+				doc[mk] = e.MaxTokens
+			}
 		}
 		doc[key] = e.MaxTokens
-		if key != "max_tokens" {
-			delete(doc, "max_tokens")
-		}
 	}
 	if e.IncludeUsage {
-		so, _ := doc["stream_options"].(map[string]any)
+		k := mapKey(doc, "stream_options")
+		so, _ := doc[k].(map[string]any)
 		if so == nil {
 			so = map[string]any{}
 		}
-		so["include_usage"] = true
-		doc["stream_options"] = so
+		so[mapKey(so, "include_usage")] = true
+		doc[k] = so
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -79,11 +84,12 @@ func setPath(doc map[string]any, path, v string) error {
 		last := i == len(segs)-1
 		switch c := cur.(type) {
 		case map[string]any:
+			k := mapKey(c, s)
 			if last {
-				c[s] = v
+				c[k] = v
 				return nil
 			}
-			cur = c[s]
+			cur = c[k]
 		case []any:
 			n, err := strconv.Atoi(s)
 			if err != nil || n < 0 || n >= len(c) {
@@ -99,6 +105,22 @@ func setPath(doc map[string]any, path, v string) error {
 		}
 	}
 	return fmt.Errorf("rewrite %s: empty path", path)
+}
+
+// mapKey finds the key Parse read as name: Parse folds case (as Go
+// upstreams do), so "Content" was read as "content" and must be the key
+// rewritten, or the original value would reach the upstream beside the
+// redacted one. CheckStrict refuses bodies with two case variants of a key.
+func mapKey(m map[string]any, name string) string {
+	if _, ok := m[name]; ok {
+		return name
+	}
+	for k := range m {
+		if string(foldKey([]byte(k))) == name {
+			return k
+		}
+	}
+	return name
 }
 
 func splitPath(p string) []string {

@@ -315,6 +315,12 @@ func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, 
 	for _, te := range r.TransferEncoding {
 		tx.AddRequestHeader("Transfer-Encoding", te)
 	}
+	// An LLM body without Content-Type (curl without -H, some scripts)
+	// has already been proven strict JSON of a known API; without this CRS
+	// 920340 ("content but no Content-Type") blocks such honest requests.
+	if rc.LLM != nil && len(r.Header.Values("Content-Type")) == 0 {
+		tx.AddRequestHeader("Content-Type", "application/json")
+	}
 
 	it := tx.ProcessRequestHeaders()
 	var err error

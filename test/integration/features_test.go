@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,7 +22,7 @@ func TestWAFAndLimitsFromConfig(t *testing.T) {
     waf: {mode: block, paranoiaLevel: 1}
     maxOutputTokens: 64
     limits:
-      - {name: rpm, key: identity, requests: 4, window: 1m}
+      - {name: rpm, key: identity, requests: 5, window: 1m}
 `, 1)
 	g := testutil.StartGateway(t, cfg)
 	audit := filepath.Join(filepath.Dir(g.ConfigPath), "audit.jsonl")
@@ -32,6 +33,14 @@ func TestWAFAndLimitsFromConfig(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("benign SQL question: %d %s", res.StatusCode, body)
 	}
+	// A JSON body sent without Content-Type is not blocked for that alone.
+	req, _ := http.NewRequest("POST", chat, strings.NewReader(chatBody))
+	req.Header.Set("Authorization", "Bearer "+aliceKey)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Fatalf("no Content-Type: %v %v", res, err)
+	} else {
+		res.Body.Close()
+	}
 	// SQL injection in the query string is blocked.
 	res, body = do(t, "POST", chat+"?id="+url.QueryEscape("1' UNION SELECT password FROM users--"), aliceKey, chatBody)
 	if res.StatusCode != 403 {
@@ -40,7 +49,7 @@ func TestWAFAndLimitsFromConfig(t *testing.T) {
 	if strings.Contains(string(body), "942") {
 		t.Errorf("403 body leaks rule ids: %s", body)
 	}
-	// The request limit (4/min) counts the blocked request too.
+	// The request limit (5/min) counts the blocked request too.
 	for range 2 {
 		if res, body := do(t, "POST", chat, aliceKey, chatBody); res.StatusCode != 200 {
 			t.Fatalf("within limit: %d %s", res.StatusCode, body)

@@ -26,8 +26,17 @@ type Upstream struct {
 	// Requests counts requests served, for tests.
 	Requests atomic.Int64
 	// LastAuthorization and LastBody record what the upstream last saw.
-	lastAuth atomic.Pointer[string]
-	lastBody atomic.Pointer[[]byte]
+	lastAuth   atomic.Pointer[string]
+	lastBody   atomic.Pointer[[]byte]
+	lastHeader atomic.Pointer[http.Header]
+}
+
+// LastHeader is the request header of the last request.
+func (u *Upstream) LastHeader() http.Header {
+	if p := u.lastHeader.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // LastAuthorization is the Authorization header of the last request.
@@ -59,6 +68,8 @@ func (u *Upstream) Handler() http.Handler {
 		u.Requests.Add(1)
 		auth := r.Header.Get("Authorization")
 		u.lastAuth.Store(&auth)
+		h := r.Header.Clone()
+		u.lastHeader.Store(&h)
 		if d, err := time.ParseDuration(r.Header.Get("X-Demo-Delay")); err == nil {
 			select {
 			case <-time.After(d):

@@ -99,6 +99,19 @@ func TestMTLS(t *testing.T) {
 			t.Fatal("request with an untrusted client certificate succeeded")
 		}
 	})
+	t.Run("clients can speak HTTP/2", func(t *testing.T) {
+		c := &http.Client{Transport: &http.Transport{ForceAttemptHTTP2: true,
+			TLSClientConfig: &tls.Config{RootCAs: serverCA.Pool(), MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{good}}}}
+		req, _ := http.NewRequest("POST", g.URL+"/v1/chat/completions", strings.NewReader(chatBody))
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 200 || res.ProtoMajor != 2 {
+			t.Errorf("got %d over %s, want 200 over HTTP/2", res.StatusCode, res.Proto)
+		}
+	})
 	t.Run("plain http to the tls port fails", func(t *testing.T) {
 		res, err := http.Post("http://"+g.Addr()+"/v1/chat/completions", "application/json", strings.NewReader(chatBody))
 		if err == nil {

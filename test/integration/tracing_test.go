@@ -54,7 +54,7 @@ func (c *collector) find(name string) *tracepb.Span {
 }
 
 func TestTracingGenAIAttributes(t *testing.T) {
-	_, s := startDemoUpstream(t)
+	up, s := startDemoUpstream(t)
 	col := &collector{}
 	otlp := httptest.NewServer(col)
 	defer otlp.Close()
@@ -64,6 +64,10 @@ func TestTracingGenAIAttributes(t *testing.T) {
 	res, body := do(t, "POST", g.URL+"/v1/chat/completions", aliceKey, chatBody, "Traceparent", parent)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	// The upstream is called within the gateway's span of the same trace.
+	if tp := up.LastHeader().Get("Traceparent"); !strings.HasPrefix(tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-") || tp == parent {
+		t.Errorf("upstream traceparent = %q, want the caller's trace with the gateway's span", tp)
 	}
 	g.Stop(t) // flushes the batch exporter
 	span := col.find("chat big-model")

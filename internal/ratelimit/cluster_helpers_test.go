@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulwarkai/bulwark/internal/config"
+	"github.com/bulwarkai/bulwark/internal/testutil"
 )
 
 // redisCluster is a real three-master Redis Cluster on loopback, owned by
@@ -55,7 +56,7 @@ func startRedisCluster(t testing.TB) *redisCluster {
 	// Every node must see the whole cluster before clients route by it.
 	for _, n := range c.Nodes {
 		node := redis.NewClient(&redis.Options{Addr: n.Addr, MaxRetries: -1})
-		waitFor(t, 20*time.Second, "cluster_state:ok on "+n.Addr, func() bool {
+		testutil.WaitFor(t, 20*time.Second, "cluster_state:ok on "+n.Addr, func() bool {
 			info, err := node.ClusterInfo(t.Context()).Result()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:3") {
 				return false

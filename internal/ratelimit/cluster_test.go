@@ -18,6 +18,7 @@ import (
 
 	"github.com/bulwarkai/bulwark/internal/config"
 	"github.com/bulwarkai/bulwark/internal/llm"
+	"github.com/bulwarkai/bulwark/internal/testutil"
 )
 
 // TestRedisCluster runs the store and the stage against a real
@@ -156,14 +157,14 @@ func TestRedisCluster(t *testing.T) {
 		}
 		// Settled on both slots: 110 tokens charged (10 prompt + 100
 		// completion, the mock's usage), the lease released.
-		waitFor(t, 5*time.Second, "the tenant's tokens to settle to 110", func() bool {
+		testutil.WaitFor(t, 5*time.Second, "the tenant's tokens to settle to 110", func() bool {
 			used, err := c.Client.HGet(t.Context(), tenantKey, "u").Float64()
 			return err == nil && used > 109 && used <= 110
 		})
 		if n, err := c.Client.Exists(t.Context(), idKey).Result(); err != nil || n != 1 {
 			t.Errorf("EXISTS identity rpm key = %d, %v; want 1", n, err)
 		}
-		waitFor(t, 5*time.Second, "the lease to be released", func() bool {
+		testutil.WaitFor(t, 5*time.Second, "the lease to be released", func() bool {
 			n, err := c.Client.ZCard(t.Context(), leaseKey).Result()
 			return err == nil && n == 0
 		})

@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,19 +27,8 @@ import (
 	"github.com/bulwarkai/bulwark/internal/config"
 	"github.com/bulwarkai/bulwark/internal/llm"
 	"github.com/bulwarkai/bulwark/internal/pipeline"
+	"github.com/bulwarkai/bulwark/internal/testutil"
 )
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // redisServer is a real redis-server on a free loopback port, owned by one
 // test. Tests fail (not skip) without redis-server: CI installs it.
@@ -307,32 +295,15 @@ type gateway struct {
 	Stage   *Stage
 	Store   Store
 	Handler *pipeline.Handler
-	Log     *syncBuffer
+	Log     *testutil.SyncBuffer
 	Reg     *prometheus.Registry
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newGateway builds a replica serving route with store (nil: a fresh
 // memory store of its own).
 func newGateway(t testing.TB, route config.Route, storeCfg *config.LimitStore, upstream string) *gateway {
 	t.Helper()
-	logBuf := &syncBuffer{}
+	logBuf := &testutil.SyncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := prometheus.NewRegistry()
 	var store Store

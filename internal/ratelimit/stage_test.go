@@ -21,6 +21,7 @@ import (
 	"github.com/bulwarkai/bulwark/internal/llm"
 	"github.com/bulwarkai/bulwark/internal/pipeline"
 	"github.com/bulwarkai/bulwark/internal/ratelimit/tokens"
+	"github.com/bulwarkai/bulwark/internal/testutil"
 )
 
 func limitRoute(limits ...config.Limit) config.Route {
@@ -321,7 +322,7 @@ func TestStreamUsageCounted(t *testing.T) {
 				res.Body.Close()
 				req2, _ := llm.Parse(llm.APIChat, []byte(body))
 				want := int64(100000) - tokens.Prompt(req2, len(body)) - 1
-				waitFor(t, 5*time.Second, "the broken stream to settle", func() bool {
+				testutil.WaitFor(t, 5*time.Second, "the broken stream to settle", func() bool {
 					return remainingTokens(t, g.Store, "breaker", "tpm", 100000) == want
 				})
 			})
@@ -371,7 +372,7 @@ func TestStoreOutage(t *testing.T) {
 			}
 
 			r.Start() // a fresh, empty Redis on the same address
-			waitFor(t, 10*time.Second, "service to recover", func() bool {
+			testutil.WaitFor(t, 10*time.Second, "service to recover", func() bool {
 				res, _ := chat(t, g.URL, "b", chatBody(5, false, "hi"))
 				return res.StatusCode == http.StatusOK && res.Header.Get(HeaderRemainingRequests) != ""
 			})
@@ -424,7 +425,7 @@ func TestConcurrencyReleasedOnDisconnect(t *testing.T) {
 			}
 			cancel()
 			res.Body.Close()
-			waitFor(t, 5*time.Second, "the slot to be released", func() bool {
+			testutil.WaitFor(t, 5*time.Second, "the slot to be released", func() bool {
 				res, _ := chat(t, g.URL, "c", chatBody(5, false, "hi"))
 				return res.StatusCode == http.StatusOK
 			})

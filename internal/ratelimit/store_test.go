@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bulwarkai/bulwark/internal/testutil"
 )
 
 // storeUnderTest opens each store kind; the same cases run on both so the
@@ -217,7 +219,7 @@ func TestStoreConformance(t *testing.T) {
 					t.Fatalf("Acquire = %+v, %v", v, err)
 				}
 				c[0].Member = "b"
-				waitFor(t, 5*time.Second, "the lease to expire", func() bool {
+				testutil.WaitFor(t, 5*time.Second, "the lease to expire", func() bool {
 					v, err := s.Acquire(t.Context(), c)
 					return err == nil && v.Allowed
 				})
@@ -228,7 +230,7 @@ func TestStoreConformance(t *testing.T) {
 				if v, err := s.Acquire(t.Context(), c); err != nil || !v.Allowed {
 					t.Fatalf("Acquire = %+v, %v", v, err)
 				}
-				waitFor(t, 5*time.Second, "the bucket to refill", func() bool {
+				testutil.WaitFor(t, 5*time.Second, "the bucket to refill", func() bool {
 					v, err := s.Acquire(t.Context(), c)
 					return err == nil && v.Allowed
 				})

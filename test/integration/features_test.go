@@ -24,7 +24,7 @@ func TestWAFAndLimitsFromConfig(t *testing.T) {
     limits:
       - {name: rpm, key: identity, requests: 5, window: 1m}
 `, 1)
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	audit := filepath.Join(filepath.Dir(g.ConfigPath), "audit.jsonl")
 	chat := g.URL + "/v1/chat/completions"
 
@@ -67,7 +67,7 @@ func TestWAFAndLimitsFromConfig(t *testing.T) {
 	var stages []string
 	testutil.WaitFor(t, 5*time.Second, "audit lines", func() bool {
 		stages = stages[:0]
-		for _, l := range testutil.AuditLines(t, audit) {
+		for _, l := range auditLines(t, audit) {
 			if d, ok := l["decision"].(map[string]any); ok && d["outcome"] == "deny" {
 				stages = append(stages, d["stage"].(string)+"/"+d["rule"].(string))
 			}
@@ -93,7 +93,7 @@ func TestGuardsFromConfig(t *testing.T) {
         - {detector: secrets, action: redact}
 `, 1)
 	cfg = strings.Replace(cfg, "prompts: hash", "prompts: redacted", 1)
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	audit := filepath.Join(filepath.Dir(g.ConfigPath), "audit.jsonl")
 	chat := g.URL + "/v1/chat/completions"
 
@@ -115,7 +115,7 @@ func TestGuardsFromConfig(t *testing.T) {
 		t.Errorf("streamed secret: %d %s", res.StatusCode, body)
 	}
 	testutil.WaitFor(t, 5*time.Second, "audit with redacted prompt", func() bool {
-		for _, l := range testutil.AuditLines(t, audit) {
+		for _, l := range auditLines(t, audit) {
 			if p, _ := l["prompt"].(string); strings.Contains(p, "[EMAIL_1]") {
 				return true
 			}

@@ -112,7 +112,7 @@ const chatBody = `{"model":"big-model","messages":[{"role":"user","content":"Hel
 
 func TestAnswers(t *testing.T) {
 	_, up := startDemoUpstream(t)
-	g := testutil.StartGateway(t, baseConfig(up.URL, ""))
+	g := startGateway(t, baseConfig(up.URL, ""))
 	chat := g.URL + "/v1/chat/completions"
 
 	tests := []struct {
@@ -178,7 +178,7 @@ func TestUpstreamUnreachableAndUnhealthy(t *testing.T) {
 	ln.Close()
 
 	t.Run("unreachable is 502", func(t *testing.T) {
-		g := testutil.StartGateway(t, baseConfig(dead, ""))
+		g := startGateway(t, baseConfig(dead, ""))
 		res, body := do(t, "POST", g.URL+"/v1/chat/completions", aliceKey, chatBody)
 		if res.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), `"upstream_unreachable"`) {
 			t.Fatalf("got %d %s, want 502 upstream_unreachable", res.StatusCode, body)
@@ -187,7 +187,7 @@ func TestUpstreamUnreachableAndUnhealthy(t *testing.T) {
 	t.Run("no healthy endpoint is 503", func(t *testing.T) {
 		cfg := strings.Replace(baseConfig(dead, ""), "    responseHeaderTimeout: 2s\n",
 			"    responseHeaderTimeout: 2s\n    healthCheck: {path: /health, interval: 100ms, timeout: 50ms, unhealthyThreshold: 1}\n", 1)
-		g := testutil.StartGateway(t, cfg)
+		g := startGateway(t, cfg)
 		testutil.WaitFor(t, 5*time.Second, "endpoint marked unhealthy", func() bool {
 			return strings.Contains(g.Metric(t), `bulwark_upstream_endpoint_healthy{endpoint="`+dead+`",upstream="llm"} 0`)
 		})
@@ -207,7 +207,7 @@ func TestBalancingSkipsDeadAndSpreadsLoad(t *testing.T) {
 	cfg := strings.Replace(baseConfig(s1.URL, ""), fmt.Sprintf("[%q]", s1.URL), fmt.Sprintf("[%q, %q, %q]", s1.URL, s2.URL, dead), 1)
 	cfg = strings.Replace(cfg, "    responseHeaderTimeout: 2s\n",
 		"    responseHeaderTimeout: 2s\n    healthCheck: {path: /health, interval: 100ms, timeout: 50ms, unhealthyThreshold: 1}\n", 1)
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	testutil.WaitFor(t, 5*time.Second, "dead endpoint marked unhealthy", func() bool {
 		return strings.Contains(g.Metric(t), `endpoint="`+dead+`",upstream="llm"} 0`)
 	})
@@ -228,7 +228,7 @@ func TestBalancingSkipsDeadAndSpreadsLoad(t *testing.T) {
 func TestUpstreamCredentials(t *testing.T) {
 	t.Setenv("BULWARK_TEST_UPSTREAM_TOKEN", "upstream-token-123")
 	up, s := startDemoUpstream(t)
-	g := testutil.StartGateway(t, strings.Replace(baseConfig(s.URL, ""), "    auth:\n", "    auth:\n      bearerTokenEnv: BULWARK_TEST_UPSTREAM_TOKEN\n", 1))
+	g := startGateway(t, strings.Replace(baseConfig(s.URL, ""), "    auth:\n", "    auth:\n      bearerTokenEnv: BULWARK_TEST_UPSTREAM_TOKEN\n", 1))
 	res, body := do(t, "POST", g.URL+"/v1/chat/completions", aliceKey, chatBody)
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d: %s", res.StatusCode, body)
@@ -266,7 +266,7 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 		upstreamDone.Store(true)
 	}))
 	defer up.Close()
-	g := testutil.StartGateway(t, baseConfig(up.URL, ""))
+	g := startGateway(t, baseConfig(up.URL, ""))
 
 	req, _ := http.NewRequest("POST", g.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
 	req.Header.Set("Authorization", "Bearer "+aliceKey)
@@ -300,7 +300,7 @@ func TestStreamingIsNotBuffered(t *testing.T) {
 
 func TestStreamUsageCountedAndInjectedChunkStripped(t *testing.T) {
 	up, s := startDemoUpstream(t)
-	g := testutil.StartGateway(t, baseConfig(s.URL, ""))
+	g := startGateway(t, baseConfig(s.URL, ""))
 	for _, tc := range []struct {
 		name         string
 		includeUsage bool
@@ -350,7 +350,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 		}
 	}))
 	defer up.Close()
-	g := testutil.StartGateway(t, baseConfig(up.URL, ""))
+	g := startGateway(t, baseConfig(up.URL, ""))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "POST", g.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}`))
@@ -372,7 +372,7 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 
 func TestAuditLine(t *testing.T) {
 	_, s := startDemoUpstream(t)
-	g := testutil.StartGateway(t, baseConfig(s.URL, ""))
+	g := startGateway(t, baseConfig(s.URL, ""))
 	audit := filepath.Join(filepath.Dir(g.ConfigPath), "audit.jsonl")
 
 	res, _ := do(t, "POST", g.URL+"/v1/chat/completions", aliceKey, `{"model":"big-model","messages":[{"role":"user","content":"my secret prompt"}]}`)
@@ -382,7 +382,7 @@ func TestAuditLine(t *testing.T) {
 
 	var lines []map[string]any
 	testutil.WaitFor(t, 5*time.Second, "two audit lines", func() bool {
-		lines = testutil.AuditLines(t, audit)
+		lines = auditLines(t, audit)
 		return len(lines) >= 2
 	})
 	raw, _ := os.ReadFile(audit)
@@ -429,21 +429,21 @@ func TestAuditLine(t *testing.T) {
 
 func TestAuditFlushedOnShutdown(t *testing.T) {
 	_, s := startDemoUpstream(t)
-	g := testutil.StartGateway(t, baseConfig(s.URL, ""))
+	g := startGateway(t, baseConfig(s.URL, ""))
 	audit := filepath.Join(filepath.Dir(g.ConfigPath), "audit.jsonl")
 	const n = 5
 	for range n {
 		do(t, "POST", g.URL+"/v1/chat/completions", aliceKey, chatBody)
 	}
 	g.Stop(t)
-	if got := len(testutil.AuditLines(t, audit)); got != n {
+	if got := len(auditLines(t, audit)); got != n {
 		t.Errorf("audit lines after shutdown = %d, want %d", got, n)
 	}
 }
 
 func TestGracefulShutdownFinishesStreams(t *testing.T) {
 	_, s := startDemoUpstream(t)
-	g := testutil.StartGateway(t, baseConfig(s.URL, ""))
+	g := startGateway(t, baseConfig(s.URL, ""))
 	req, _ := http.NewRequest("POST", g.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m","stream":true,"messages":[{"role":"user","content":"a b c d e f g h"}]}`))
 	req.Header.Set("Authorization", "Bearer "+aliceKey)
 	req.Header.Set("X-Demo-Chunk-Delay", "100ms")

@@ -43,7 +43,7 @@ func TestMTLS(t *testing.T) {
   clientAuth: optional
 `, srvCert, srvKey, clientCAPath))
 	cfg = strings.Replace(cfg, "identity:\n", "identity:\n  mtls:\n    identityFrom: uriSAN\n    tenantFrom: organization\n", 1)
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	audit := filepath.Join(filepath.Dir(g.ConfigPath), "audit.jsonl")
 
 	client := func(cert *tls.Certificate) *http.Client {
@@ -72,7 +72,7 @@ func TestMTLS(t *testing.T) {
 			t.Fatalf("status %d, err %v; want 200", status, err)
 		}
 		testutil.WaitFor(t, 5*time.Second, "mtls audit line", func() bool {
-			for _, l := range testutil.AuditLines(t, audit) {
+			for _, l := range auditLines(t, audit) {
 				if l["identity"] == "spiffe://cluster.local/ns/apps/sa/chatbot" && l["tenant"] == "acme" && l["auth_method"] == "mtls" {
 					return true
 				}
@@ -130,7 +130,7 @@ func TestMTLSRequired(t *testing.T) {
 	_, srvCert, srvKey := ca.Issue(t, dir, "server", testutil.Leaf{CommonName: "gw", IPs: []net.IP{net.ParseIP("127.0.0.1")}})
 	caPath := ca.WriteCA(t, dir, "ca")
 	cfg := baseConfig(up.URL, fmt.Sprintf("tls: {certFile: %s, keyFile: %s, clientCAFile: %s}\n", srvCert, srvKey, caPath))
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}}
 	req, _ := http.NewRequest("POST", g.URL+"/v1/chat/completions", strings.NewReader(chatBody))
 	req.Header.Set("Authorization", "Bearer "+aliceKey)
@@ -195,7 +195,7 @@ func TestJWT(t *testing.T) {
       identityClaim: email
       tenantClaim: org
 `, idp.URL), 1)
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	audit := filepath.Join(filepath.Dir(g.ConfigPath), "audit.jsonl")
 
 	now := time.Now()
@@ -232,7 +232,7 @@ func TestJWT(t *testing.T) {
 	}
 	t.Run("identity and tenant come from the configured claims", func(t *testing.T) {
 		testutil.WaitFor(t, 5*time.Second, "jwt audit line", func() bool {
-			for _, l := range testutil.AuditLines(t, audit) {
+			for _, l := range auditLines(t, audit) {
 				if l["identity"] == "carol@acme.example" && l["tenant"] == "acme" && l["auth_method"] == "jwt" {
 					return true
 				}
@@ -288,7 +288,7 @@ func TestJWTFromFile(t *testing.T) {
   jwt:
     - {name: file, issuer: iss, audiences: [bulwark], jwksFile: %s, tenantClaim: org}
 `, path), 1)
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	tok := sign(t, k, map[string]any{"iss": "iss", "aud": "bulwark", "sub": "svc", "org": "acme", "exp": time.Now().Add(time.Minute).Unix()})
 	if res, body := do(t, "POST", g.URL+"/v1/chat/completions", tok, chatBody); res.StatusCode != 200 {
 		t.Fatalf("status %d: %s", res.StatusCode, body)

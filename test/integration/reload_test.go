@@ -30,7 +30,7 @@ func replaceFile(t *testing.T, path, content string) {
 
 var reloadRE = regexp.MustCompile(`bulwark_config_reloads_total\{result="(success|failure)"\} (\d+)`)
 
-func reloads(t *testing.T, g *testutil.Gateway) (ok, failed int) {
+func reloads(t *testing.T, g *gateway) (ok, failed int) {
 	for _, m := range reloadRE.FindAllStringSubmatch(g.Metric(t), -1) {
 		n, _ := strconv.Atoi(m[2])
 		if m[1] == "success" {
@@ -45,7 +45,7 @@ func reloads(t *testing.T, g *testutil.Gateway) (ok, failed int) {
 func TestReload(t *testing.T) {
 	_, up := startDemoUpstream(t)
 	cfg := baseConfig(up.URL, "")
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	status := func(key string) int {
 		res, _ := do(t, "POST", g.URL+"/v1/chat/completions", key, strings.Replace(chatBody, "big-model", "small-1", 1))
 		return res.StatusCode
@@ -100,7 +100,7 @@ func TestReload(t *testing.T) {
 func TestReloadUnderLoad(t *testing.T) {
 	_, up := startDemoUpstream(t)
 	cfg := baseConfig(up.URL, "")
-	g := testutil.StartGateway(t, cfg)
+	g := startGateway(t, cfg)
 	dir := filepath.Dir(g.ConfigPath)
 	stop := make(chan struct{})
 	errs := make(chan string, 100)

@@ -13,8 +13,6 @@ import (
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/bulwarkai/bulwark/internal/testutil"
 )
 
 // collector is a minimal OTLP/HTTP trace receiver.
@@ -58,7 +56,7 @@ func TestTracingGenAIAttributes(t *testing.T) {
 	col := &collector{}
 	otlp := httptest.NewServer(col)
 	defer otlp.Close()
-	g := testutil.StartGateway(t, baseConfig(s.URL, "telemetry:\n  tracing:\n    endpoint: "+otlp.URL+"\n"))
+	g := startGateway(t, baseConfig(s.URL, "telemetry:\n  tracing:\n    endpoint: "+otlp.URL+"\n"))
 
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	res, body := do(t, "POST", g.URL+"/v1/chat/completions", aliceKey, chatBody, "Traceparent", parent)

@@ -212,14 +212,16 @@ func (s *Server) Logger() *slog.Logger { return s.logger }
 // 503, listeners stop accepting, and in-flight requests and streams get
 // server.shutdownTimeout to finish.
 func (s *Server) Run(ctx context.Context) error {
+	// Watch before reporting ready, so no edit made after /readyz says
+	// ready can be missed.
+	stopWatch := s.watch(ctx)
+	defer stopWatch()
+
 	errc := make(chan error, 2)
 	go func() { errc <- s.gw.Serve(s.gwLn) }()
 	go func() { errc <- s.admin.Serve(s.adminLn) }()
 	s.ready.Store(true)
 	s.logger.Info("bulwark serving", "listen", s.Addr(), "admin", s.AdminAddr(), "tls", s.cfg.TLS != nil)
-
-	stopWatch := s.watch(ctx)
-	defer stopWatch()
 
 	var runErr error
 	select {
@@ -365,10 +367,11 @@ func (s *Server) watch(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 
 	var events <-chan fsnotify.Event
+	var watchErrs <-chan error
 	w, err := fsnotify.NewWatcher()
 	if err == nil {
 		if err = w.Add(filepath.Dir(s.opts.ConfigPath)); err == nil {
-			events = w.Events
+			events, watchErrs = w.Events, w.Errors
 		}
 	}
 	if err != nil {
@@ -384,6 +387,8 @@ func (s *Server) watch(ctx context.Context) (stop func()) {
 				return
 			case <-hup:
 				_ = s.Reload(ctx)
+			case err := <-watchErrs: // must be drained, or the watcher stalls
+				s.logger.Warn("config watcher error; SIGHUP still reloads", "err", err)
 			case ev := <-events:
 				if filepath.Clean(ev.Name) == target || filepath.Base(ev.Name) == "..data" {
 					debounce = time.After(s.opts.ReloadDebounce)

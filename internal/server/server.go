@@ -212,16 +212,18 @@ func (s *Server) Logger() *slog.Logger { return s.logger }
 // 503, listeners stop accepting, and in-flight requests and streams get
 // server.shutdownTimeout to finish.
 func (s *Server) Run(ctx context.Context) error {
+	s.mu.Lock()
+	tlsOn := s.cfg.TLS != nil
+	s.mu.Unlock()
 	// Watch before reporting ready, so no edit made after /readyz says
 	// ready can be missed.
 	stopWatch := s.watch(ctx)
-	defer stopWatch()
 
 	errc := make(chan error, 2)
 	go func() { errc <- s.gw.Serve(s.gwLn) }()
 	go func() { errc <- s.admin.Serve(s.adminLn) }()
 	s.ready.Store(true)
-	s.logger.Info("bulwark serving", "listen", s.Addr(), "admin", s.AdminAddr(), "tls", s.cfg.TLS != nil)
+	s.logger.Info("bulwark serving", "listen", s.Addr(), "admin", s.AdminAddr(), "tls", tlsOn)
 
 	var runErr error
 	select {
@@ -229,6 +231,7 @@ func (s *Server) Run(ctx context.Context) error {
 	case err := <-errc:
 		runErr = fmt.Errorf("server stopped: %w", err)
 	}
+	stopWatch() // no reload may race the shutdown
 	return errors.Join(runErr, s.shutdown())
 }
 

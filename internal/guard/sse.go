@@ -133,7 +133,7 @@ func (g *sseGuard) end() {
 // drain processes every complete event in pending.
 func (g *sseGuard) drain() {
 	for !g.ended {
-		end := eventEnd(g.pending)
+		end := llm.EventEnd(g.pending)
 		if end < 0 {
 			if len(g.pending) > maxEventBytes {
 				g.block(nil, "server-sent event exceeds 1 MiB")
@@ -143,23 +143,6 @@ func (g *sseGuard) drain() {
 		g.event(g.pending[:end])
 		g.pending = g.pending[:copy(g.pending, g.pending[end:])]
 	}
-}
-
-// eventEnd returns the length of the first complete event including its
-// terminating blank line, or -1.
-func eventEnd(b []byte) int {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
-		}
-		switch {
-		case i+1 < len(b) && b[i+1] == '\n':
-			return i + 2
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
-			return i + 3
-		}
-	}
-	return -1
 }
 
 // splitEvent separates the data of an event (data lines joined by "\n",

@@ -303,14 +303,9 @@ func (s *Stage) OnRequest(ctx context.Context, rc *pipeline.RequestContext) (*pi
 		return &pipeline.Decision{Status: http.StatusForbidden, Type: pipeline.TypeInvalidRequest, Code: codeUnscanned,
 			Message: msgUnscanned, Stage: StageName, Rule: "unscannable", Reason: "pre-tokenized prompt cannot be scanned"}, nil
 	}
-	// The guards read the body as encoding/json does; a body that other
-	// parsers read differently (duplicate keys, case-folded field names,
-	// lone surrogates) could carry text past them to the upstream.
-	if err := llm.CheckStrict(rc.Body, llm.StrictLimits{}); err != nil {
-		return &pipeline.Decision{Status: http.StatusBadRequest, Type: pipeline.TypeInvalidRequest, Code: "invalid_body",
-			Message: "Invalid request body: " + strings.TrimPrefix(err.Error(), llm.ErrMalformed.Error()+": ") + ".",
-			Stage:   StageName, Rule: "strict_json", Reason: err.Error()}, nil
-	}
+	// rc.LLM is set only after the core's llm.CheckStrict accepted the
+	// body (duplicate or case-variant keys, lone surrogates are refused
+	// before any stage), so the guards read what the upstream reads.
 	texts := rc.LLM.Texts
 	var edited []llm.Text
 	if len(rc.Edits.Texts) > 0 { // guard what will be sent, not what came

@@ -143,3 +143,20 @@ func EstimateDeltaTokens(chunk []byte) int64 {
 	}
 	return 0
 }
+
+// EventEnd returns the length of the first complete server-sent event in b,
+// including its terminating blank line, or -1 if b holds no complete event.
+func EventEnd(b []byte) int {
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\n' {
+			continue
+		}
+		switch {
+		case i+1 < len(b) && b[i+1] == '\n':
+			return i + 2
+		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
+			return i + 3
+		}
+	}
+	return -1
+}

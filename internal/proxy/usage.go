@@ -93,7 +93,7 @@ func (o *sseObserver) Read(p []byte) (int, error) {
 // drain moves every complete event from pending to out.
 func (o *sseObserver) drain() {
 	for {
-		end := eventEnd(o.pending)
+		end := llm.EventEnd(o.pending)
 		if end < 0 {
 			return
 		}
@@ -103,23 +103,6 @@ func (o *sseObserver) drain() {
 		}
 		o.pending = o.pending[:copy(o.pending, o.pending[end:])]
 	}
-}
-
-// eventEnd returns the length of the first complete event including its
-// terminating blank line, or -1.
-func eventEnd(b []byte) int {
-	for i := 0; i < len(b); i++ {
-		if b[i] != '\n' {
-			continue
-		}
-		switch {
-		case i+1 < len(b) && b[i+1] == '\n':
-			return i + 2
-		case i+2 < len(b) && b[i+1] == '\r' && b[i+2] == '\n':
-			return i + 3
-		}
-	}
-	return -1
 }
 
 var dataPrefix = []byte("data:")

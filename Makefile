@@ -13,10 +13,12 @@ build: ## static binary in bin/bulwark
 demo: build ## run the gateway with the built-in demo upstream
 	./bin/bulwark serve --demo
 
-test: ## unit + integration tests (race detector on), then a short fuzz pass
+# Fuzz targets' seed corpora run as ordinary tests here. Open-ended fuzzing stays out of
+# `make test`: Go's fuzz coordinator can miss its shutdown deadline on a loaded 2-core
+# machine ("context deadline exceeded") with no failing input, which failed CI once.
+test: ## unit + integration tests (race detector on)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
-	$(MAKE) fuzz FUZZTIME=5s
 
 test-short:
 	$(GO) test -short -count=1 ./...

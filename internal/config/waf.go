@@ -56,6 +56,22 @@ type WAF struct {
 	Limits WAFLimits `json:"limits,omitzero"`
 	// SSRF configures the check of URLs in image, file and audio parts.
 	SSRF WAFSSRF `json:"ssrf,omitzero"`
+	// VerdictCache remembers CRS outcomes of LLM requests across requests
+	// (see docs/waf.md). On by default; off when RulesFile or
+	// InspectResponses is set.
+	VerdictCache WAFVerdictCache `json:"verdictCache,omitzero"`
+}
+
+// WAFVerdictCache configures the CRS verdict cache. In AI-aware mode CRS
+// sees the URL, headers and the non-prompt JSON fields, which repeat from
+// request to request; the outcome of the same input is the same, so it is
+// computed once.
+type WAFVerdictCache struct {
+	// Disabled turns the cache off: every request runs through Coraza.
+	Disabled bool `json:"disabled,omitempty"`
+	// MaxEntries bounds the cache (about 200 bytes per entry). Default
+	// 10000. When full, an arbitrary entry makes room.
+	MaxEntries int `json:"maxEntries,omitempty"`
 }
 
 // WAFExclusion selects CRS rules by id or tag and removes them, or, when
@@ -151,6 +167,7 @@ const (
 	defaultWAFMaxParts          = 4096
 	defaultWAFMaxDepth          = 64
 	defaultWAFResolveTimeout    = 2 * time.Second
+	defaultWAFVerdictEntries    = 10000
 )
 
 func (w *WAF) applyDefaults() {
@@ -179,6 +196,9 @@ func (w *WAF) applyDefaults() {
 		w.Limits.MaxDepth = defaultWAFMaxDepth
 	}
 	setDur(&w.SSRF.ResolveTimeout, defaultWAFResolveTimeout)
+	if w.VerdictCache.MaxEntries == 0 {
+		w.VerdictCache.MaxEntries = defaultWAFVerdictEntries
+	}
 }
 
 // ApplyDefaults fills unset fields, for callers that build a WAF config in
@@ -251,6 +271,9 @@ func (w *WAF) validate(e *errs, path string) {
 	}
 	if l.MaxDepth < 2 || l.MaxDepth > 1024 {
 		e.add(path+".limits.maxDepth", "%d must be 2-1024", l.MaxDepth)
+	}
+	if n := w.VerdictCache.MaxEntries; n < 1 || n > 10_000_000 {
+		e.add(path+".verdictCache.maxEntries", "%d must be between 1 and 10000000", n)
 	}
 	if w.SSRF.ResolveTimeout < 0 {
 		e.add(path+".ssrf.resolveTimeout", "must be positive")

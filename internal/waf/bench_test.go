@@ -3,6 +3,7 @@
 package waf
 
 import (
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"syscall"
@@ -53,21 +54,33 @@ func cpuTime() time.Duration {
 // at PL1. cpu-us/op is process CPU time (GC included) per request.
 //
 //	go test -run '^$' -bench BenchmarkStage -benchtime 2000x ./internal/waf/
+//
+// "ai-aware" repeats one request, so after the first it is answered by
+// the verdict cache (as every request is whose inspected parts were seen
+// before: another prompt, length or trace id does not matter).
+// "ai-aware/distinct" gives every request a new "user" value, so each one
+// misses the cache and runs CRS: the cost of traffic CRS has not seen.
 func BenchmarkStage(b *testing.B) {
 	body := chatBody(benchPrompt, "")
 	// The same body with its prompt strings blanked, for the variant that
 	// hands Coraza's JSON processor a body without prompts.
 	blanked := strings.Replace(strings.Replace(body, benchPrompt, "", 1), "You are a helpful assistant.", "", 1)
+	off := config.WAFVerdictCache{Disabled: true}
 	for _, tc := range []struct {
-		name string
-		cfg  config.WAF
-		body string
-		api  llm.API
+		name     string
+		cfg      config.WAF
+		body     string
+		api      llm.API
+		distinct bool
 	}{
-		{"ai-aware", config.WAF{}, body, llm.APIChat},
-		{"inspectPrompts", config.WAF{InspectPrompts: true}, body, llm.APIChat},
-		{"coraza-json-processor", config.WAF{}, body, llm.APIUnknown},
-		{"coraza-json-processor-blanked", config.WAF{}, blanked, llm.APIUnknown},
+		{"ai-aware", config.WAF{}, body, llm.APIChat, false},
+		// One entry: consecutive distinct requests always miss.
+		{"ai-aware/distinct", config.WAF{VerdictCache: config.WAFVerdictCache{MaxEntries: 1}}, body, llm.APIChat, true},
+		{"ai-aware/cache-off", config.WAF{VerdictCache: off}, body, llm.APIChat, false},
+		{"inspectPrompts", config.WAF{InspectPrompts: true}, body, llm.APIChat, false},
+		{"inspectPrompts/cache-off", config.WAF{InspectPrompts: true, VerdictCache: off}, body, llm.APIChat, false},
+		{"coraza-json-processor", config.WAF{}, body, llm.APIUnknown, false},
+		{"coraza-json-processor-blanked", config.WAF{}, blanked, llm.APIUnknown, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			s := mustStage(b, tc.cfg, nil)
@@ -75,11 +88,26 @@ func BenchmarkStage(b *testing.B) {
 			if d, err := s.OnRequest(b.Context(), rc); d != nil || err != nil {
 				b.Fatalf("benign request refused: %+v %v", d, err)
 			}
+			// Distinct bodies are made up front: building them is not the
+			// stage's cost.
+			var rcs []*pipeline.RequestContext
+			if tc.distinct {
+				rcs = make([]*pipeline.RequestContext, 4096)
+				for i := range rcs {
+					rcs[i] = benchRC([]byte(strings.Replace(tc.body, `"temperature"`, fmt.Sprintf(`"user":"u%d","temperature"`, i), 1)), tc.api)
+				}
+			}
 			b.SetBytes(int64(len(tc.body)))
 			b.ReportAllocs()
 			start := cpuTime()
+			i := 0
 			for b.Loop() {
-				if d, err := s.OnRequest(b.Context(), rc); d != nil || err != nil {
+				r := rc
+				if rcs != nil {
+					r = rcs[i%len(rcs)]
+					i++
+				}
+				if d, err := s.OnRequest(b.Context(), r); d != nil || err != nil {
 					b.Fatal(d, err)
 				}
 			}

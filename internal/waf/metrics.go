@@ -17,6 +17,8 @@ type metrics struct {
 	matches *prometheus.CounterVec
 	// requests counts inspected requests by outcome.
 	requests *prometheus.CounterVec
+	// verdicts counts verdict cache lookups by result (hit|miss).
+	verdicts *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,5 +34,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "bulwark_waf_requests_total",
 			Help: "Requests inspected by the WAF by route, mode (block|detect) and action (allow|block|detect).",
 		}, []string{"route", "mode", "action"})),
+		verdicts: telemetry.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulwark_waf_verdict_cache_total",
+			Help: "CRS verdict cache lookups by route and result (hit|miss).",
+		}, []string{"route", "result"})),
 	}
 }

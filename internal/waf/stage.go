@@ -5,6 +5,7 @@ package waf
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +68,9 @@ type Audit struct {
 	// inspected and a response rule matched.
 	ResponseScore int   `json:"response_anomaly_score,omitempty"`
 	ResponseRules []int `json:"response_rules,omitempty"`
+	// Cached is set when the CRS outcome came from the verdict cache (an
+	// identical input was evaluated before).
+	Cached bool `json:"cached,omitempty"`
 }
 
 // Stage is the WAF stage of one route. It is safe for concurrent use.
@@ -74,6 +79,7 @@ type Stage struct {
 	eng     *engine // nil when mode is off
 	limits  llm.StrictLimits
 	ssrf    *ssrfChecker
+	cache   *verdictCache // nil when off
 	logger  *slog.Logger
 	metrics *metrics
 	// phase5 runs CRS's logging phase (its 980xxx reporting rules). Off in
@@ -131,6 +137,9 @@ func newStage(cfg *config.WAF, logger *slog.Logger, reg prometheus.Registerer, o
 	}
 	if s.eng, err = acquireEngine(dirs, opts); err != nil {
 		return nil, err
+	}
+	if !c.VerdictCache.Disabled && c.RulesFile == "" && !c.InspectResponses && opts.errorLog == nil {
+		s.cache = newVerdictCache(c.VerdictCache.MaxEntries)
 	}
 	return s, nil
 }
@@ -277,9 +286,28 @@ type detectionOnly interface {
 
 type logFlag interface{ Log() bool }
 
-// crs runs the request through Coraza.
+// crs runs the request through Coraza, or answers from the verdict cache.
 func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, route string) (*pipeline.Decision, error) {
-	r := rc.Request
+	var key [sha256.Size]byte
+	cached := s.cache != nil && rc.LLM != nil
+	if cached {
+		w := keyWriters.Get().(*keyWriter)
+		w.b = w.b[:0]
+		s.feedHeaders(w, rc)
+		_, _, werr := walkJSON(rc.Body, rc.API, s.cfg.InspectPrompts, w)
+		key = w.sum()
+		if cap(w.b) <= 64<<10 {
+			keyWriters.Put(w)
+		}
+		if werr != nil {
+			cached = false // the walk fails again below, with the error
+		} else if v, ok := s.cache.get(key); ok {
+			s.metrics.verdicts.WithLabelValues(route, "hit").Inc()
+			a.Cached = true
+			return s.apply(v, a, route), nil
+		}
+	}
+
 	tx := s.eng.opts.NewTransactionWithOptions(experimental.Options{Context: ctx, ID: rc.ID})
 	keep := false
 	defer func() {
@@ -287,41 +315,7 @@ func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, 
 			s.closeTx(tx)
 		}
 	}()
-
-	client, port := "", 0
-	if rc.ClientIP.IsValid() {
-		client = rc.ClientIP.String()
-	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		port = int(ap.Port())
-	}
-	tx.ProcessConnection(client, port, "", 0)
-	uri := r.RequestURI
-	if uri == "" {
-		uri = r.URL.RequestURI()
-	}
-	tx.ProcessURI(uri, r.Method, r.Proto)
-	for k, vs := range r.Header {
-		for _, v := range vs {
-			tx.AddRequestHeader(k, v)
-		}
-	}
-	// net/http moves Host and Transfer-Encoding out of the header map;
-	// CRS has rules on both.
-	if r.Host != "" {
-		tx.AddRequestHeader("Host", r.Host)
-		tx.SetServerName(hostOnly(r.Host))
-	}
-	for _, te := range r.TransferEncoding {
-		tx.AddRequestHeader("Transfer-Encoding", te)
-	}
-	// An LLM body without Content-Type (curl without -H, some scripts)
-	// has already been proven strict JSON of a known API; without this CRS
-	// 920340 ("content but no Content-Type") blocks such honest requests.
-	if rc.LLM != nil && len(r.Header.Values("Content-Type")) == 0 {
-		tx.AddRequestHeader("Content-Type", "application/json")
-	}
-
+	s.feedHeaders(tx, rc)
 	it := tx.ProcessRequestHeaders()
 	var err error
 	if it == nil {
@@ -354,16 +348,72 @@ func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, 
 			it = do.DetectionOnlyInterruption()
 		}
 	}
+	v := &verdict{it: it, score: anomalyScore(tx, "blocking_inbound_anomaly_score"), rules: loggedRules(tx, nil)}
+	if cached {
+		s.metrics.verdicts.WithLabelValues(route, "miss").Inc()
+		s.cache.put(key, v)
+	}
+	return s.apply(v, a, route), nil
+}
 
-	a.Score = anomalyScore(tx, "blocking_inbound_anomaly_score")
-	a.Rules = loggedRules(tx, a.Rules[:0])
-	for _, id := range a.Rules {
+// apply records a verdict in the audit section and the metrics, and turns
+// it into the client's answer.
+func (s *Stage) apply(v *verdict, a *Audit, route string) *pipeline.Decision {
+	a.Score = v.score
+	a.Rules = append(a.Rules[:0], v.rules...)
+	for _, id := range v.rules {
 		s.match(route, strconv.Itoa(id))
 	}
-	if it == nil {
-		return nil, nil
+	if v.it == nil {
+		return nil
 	}
-	return s.interruption(it, a), nil
+	return s.interruption(v.it, a)
+}
+
+// feedHeaders gives CRS the connection, the request line and the headers,
+// in a fixed order (header names sorted), to a transaction or to the
+// verdict cache's key.
+func (s *Stage) feedHeaders(in txInput, rc *pipeline.RequestContext) {
+	r := rc.Request
+	client, port := "", 0
+	if rc.ClientIP.IsValid() {
+		client = rc.ClientIP.String()
+	}
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		port = int(ap.Port())
+	}
+	in.ProcessConnection(client, port, "", 0)
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	in.ProcessURI(uri, r.Method, r.Proto)
+	var names [32]string
+	keys := names[:0]
+	for k := range r.Header {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		for _, v := range r.Header[k] {
+			in.AddRequestHeader(k, v)
+		}
+	}
+	// net/http moves Host and Transfer-Encoding out of the header map;
+	// CRS has rules on both.
+	if r.Host != "" {
+		in.AddRequestHeader("Host", r.Host)
+		in.SetServerName(hostOnly(r.Host))
+	}
+	for _, te := range r.TransferEncoding {
+		in.AddRequestHeader("Transfer-Encoding", te)
+	}
+	// An LLM body without Content-Type (curl without -H, some scripts)
+	// has already been proven strict JSON of a known API; without this CRS
+	// 920340 ("content but no Content-Type") blocks such honest requests.
+	if rc.LLM != nil && len(r.Header.Values("Content-Type")) == 0 {
+		in.AddRequestHeader("Content-Type", "application/json")
+	}
 }
 
 // interruption turns a Coraza interruption into the client's answer:

@@ -147,9 +147,9 @@ ticks() { # total CPU ticks (user+system) of the given pids and their children
 run() { # name url expected-status pid...
   local name=$1 url=$2 want=$3; shift 3
   check "$url" "$want"
-  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s bench/post.lua "$url" >/dev/null
+  wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "${SCRIPT:-bench/post.lua}" "$url" >/dev/null
   local before; before=$(ticks "$@")
-  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s bench/post.lua "$url")
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "${SCRIPT:-bench/post.lua}" "$url")
   local after; after=$(ticks "$@")
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
   reqs=$(awk '/requests in/ {print $1}' <<<"$out")
@@ -172,6 +172,9 @@ run "plain httputil.ReverseProxy" http://127.0.0.1:18001/v1/chat/completions 200
 awk '/- name:/ {n=$3} /pathPrefix:/ {print n, $2}' "$tmp/bulwark.yaml" | while read -r label route; do
   run "bulwark ($label)" "http://127.0.0.1:18002${route}chat/completions" 200 "$bulwark_pid"
 done
+# The WAF route again with a different last message and trace id on every
+# request: what the verdict cache sees from one application's traffic.
+SCRIPT=bench/post-varied.lua run "bulwark (waf-pl1, varied prompts)" http://127.0.0.1:18002/waf/v1/chat/completions 200 "$bulwark_pid"
 
 lat() { # name url rate
   out=$("$tmp/loadgen" -url "$2" -rate "$3" -c "$CONNS" -d "$DURATION")

@@ -348,7 +348,11 @@ func (s *Stage) crs(ctx context.Context, rc *pipeline.RequestContext, a *Audit, 
 			it = do.DetectionOnlyInterruption()
 		}
 	}
-	v := &verdict{it: it, score: anomalyScore(tx, "blocking_inbound_anomaly_score"), rules: loggedRules(tx, nil)}
+	v := &verdict{score: anomalyScore(tx, "blocking_inbound_anomaly_score"), rules: loggedRules(tx, nil)}
+	if it != nil {
+		c := *it // the cache outlives the transaction
+		v.it = &c
+	}
 	if cached {
 		s.metrics.verdicts.WithLabelValues(route, "miss").Inc()
 		s.cache.put(key, v)

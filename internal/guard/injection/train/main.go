@@ -46,10 +46,12 @@ func main() {
 type options struct {
 	data, extra, out, heldout, date  string
 	dumpVal                          string
-	curve                            bool
+	curve, loto                      bool
 	seed                             uint64
 	cfg                              feature.Config
 	epochs, synthetic, synthetic2    int
+	planted                          int
+	plantedWeight                    float64
 	hidden                           int
 	rowBits                          uint
 	lr, l2, targetFPR, targetHardFPR float64
@@ -64,6 +66,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.heldout, "heldout", "", "if set, write held-out rows to this directory and evaluate on them")
 	fs.StringVar(&o.dumpVal, "dump-val", "", "if set, write the validation rows to this directory (for error analysis)")
 	fs.BoolVar(&o.curve, "curve", false, "print validation recall and FPR over thresholds")
+	fs.BoolVar(&o.loto, "loto", false, "leave-one-template-out validation over the training latent templates; writes no model")
 	fs.StringVar(&o.date, "date", "2026-11-22", "date recorded in the model's provenance")
 	fs.Uint64Var(&o.seed, "seed", 1, "seed for splits and shuffling")
 	bits := fs.Uint("bits", 20, "log2 hash buckets")
@@ -78,6 +81,8 @@ func parseFlags(args []string) (options, error) {
 	fs.UintVar(&o.rowBits, "hidden-row-bits", 16, "log2 embedding rows of the hidden layer")
 	fs.IntVar(&o.synthetic, "synthetic", 3000, "generated attacks (and as many generated hard benign rows) to add")
 	fs.IntVar(&o.synthetic2, "synthetic2", 6000, "attacks (and as many benign rows) to add from the second generator (augment2.go)")
+	fs.IntVar(&o.planted, "planted", 0, "instructions to plant in training-split benign rows, each with a benign twin (augment3.go)")
+	fs.Float64Var(&o.plantedWeight, "planted-weight", 2, "group multiplier of the planted rows and their twins")
 	fs.Float64Var(&o.lr, "lr", 0.3, "AdaGrad learning rate")
 	fs.Float64Var(&o.l2, "l2", 1e-5, "L2 penalty on touched weights")
 	fs.Float64Var(&o.targetFPR, "target-fpr", 0.005, "false-positive rate on validation benign rows that bounds the threshold")
@@ -135,6 +140,54 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	assignSplits(o.seed, rows)
 	printSplits(stdout, rows)
 
+	if o.loto {
+		return runLOTO(o, rows, stdout)
+	}
+	rows = withPlanted(o, rows)
+	params, model, threshold, err := fitModel(o, rows, stdout)
+	if err != nil {
+		return err
+	}
+	reportValidation(stdout, model, rows, threshold)
+	if o.curve {
+		printCurve(stdout, model, rows)
+	}
+	params.Meta = provenance(o, rows, threshold)
+	data, err := params.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.out, data, 0o644); err != nil {
+		return fmt.Errorf("writing model: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", o.out, len(data))
+	if o.dumpVal != "" {
+		if _, err := writeGroups(o.dumpVal, rows, splitVal); err != nil {
+			return err
+		}
+	}
+	if o.heldout == "" {
+		return nil
+	}
+	model, err = injection.Load(data)
+	if err != nil {
+		return err
+	}
+	files, err := writeGroups(o.heldout, rows, splitTest)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "\nheld-out evaluation (sources, templates, languages and clusters never trained or tuned on):")
+	if _, err := injection.Evaluate(ctx, model, files, 0, stdout); err != nil {
+		return err
+	}
+	return nil
+}
+
+// fitModel trains on the rows of the training split and sets the threshold
+// on the validation split (rows of lotoGroup excepted: they stand for an
+// unseen template, see runLOTO).
+func fitModel(o options, rows []*row, stdout io.Writer) (*feature.Params, *injection.Model, float64, error) {
 	// Weight rows so that every group contributes in proportion to the
 	// square root of its size, and both classes equally: thousands of
 	// templated rows must not drown a few hundred varied ones.
@@ -146,6 +199,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	weight := func(r *row) float64 {
 		m := groupMultiplier[r.group]
+		if strings.HasPrefix(r.group, "synthetic_planted") {
+			m = o.plantedWeight
+		}
 		if m == 0 {
 			m = 1
 		}
@@ -193,11 +249,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// scored by the real runtime code path.
 	model, err := load(params)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	var negScores, posScores, hardScores []float64
 	for _, r := range rows {
-		if r.split != splitVal {
+		if r.split != splitVal || r.heldGroup == lotoGroup {
 			continue
 		}
 		s := model.Score(r.Text)
@@ -220,40 +276,23 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "validation: %d benign (%d hard), %d attacks; threshold %.4f (target FPR %.3f, hard %.3f) gives FPR %.4f, hard FPR %.4f, recall %.4f\n",
 		len(negScores), len(hardScores), len(posScores), threshold, o.targetFPR, o.targetHardFPR,
 		rateAbove(negScores, threshold), rateAbove(hardScores, threshold), rateAbove(posScores, threshold))
-	reportValidation(stdout, model, rows, threshold)
-	if o.curve {
-		printCurve(stdout, model, rows)
+	return params, model, threshold, nil
+}
+
+// plantedConfig describes the third generator's settings for the
+// provenance; empty when it is off, so that older models reproduce.
+func plantedConfig(o options) string {
+	if o.planted == 0 {
+		return ""
 	}
-	params.Meta = provenance(o, rows, threshold)
-	data, err := params.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(o.out, data, 0o644); err != nil {
-		return fmt.Errorf("writing model: %w", err)
-	}
-	fmt.Fprintf(stdout, "wrote %s (%d bytes)\n", o.out, len(data))
-	if o.dumpVal != "" {
-		if _, err := writeGroups(o.dumpVal, rows, splitVal); err != nil {
-			return err
-		}
-	}
-	if o.heldout == "" {
-		return nil
-	}
-	model, err = injection.Load(data)
-	if err != nil {
-		return err
-	}
-	files, err := writeGroups(o.heldout, rows, splitTest)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, "\nheld-out evaluation (sources, templates, languages and clusters never trained or tuned on):")
-	if _, err := injection.Evaluate(ctx, model, files, 0, stdout); err != nil {
-		return err
-	}
-	return nil
+	return fmt.Sprintf(" planted=%d planted-weight=%g", o.planted, o.plantedWeight)
+}
+
+// withPlanted appends the planted rows of the third generator, built from
+// the current training split.
+func withPlanted(o options, rows []*row) []*row {
+	planted := plantRows(rand.New(rand.NewPCG(o.seed, 0x91a47)), rows, o.planted)
+	return append(rows[:len(rows):len(rows)], planted...)
 }
 
 // isHardBenign reports benign rows written to look like attacks.
@@ -388,7 +427,7 @@ func provenance(o options, rows []*row, threshold float64) string {
 	// Paths are left out so that the same data gives the same bytes
 	// wherever it lives.
 	fmt.Fprintf(&b, "command: go run ./internal/guard/injection/train -data DIR -out FILE -seed %d\n", o.seed)
-	fmt.Fprintf(&b, "config: %+v epochs=%d hidden=%d row-bits=%d lr=%g l2=%g synthetic=%d synthetic2=%d target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.hidden, o.rowBits, o.lr, o.l2, o.synthetic, o.synthetic2, o.targetFPR, o.targetHardFPR, threshold)
+	fmt.Fprintf(&b, "config: %+v epochs=%d hidden=%d row-bits=%d lr=%g l2=%g synthetic=%d synthetic2=%d%s target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.hidden, o.rowBits, o.lr, o.l2, o.synthetic, o.synthetic2, plantedConfig(o), o.targetFPR, o.targetHardFPR, threshold)
 	for _, f := range files {
 		var ls []string
 		for l := range licenses[f] {

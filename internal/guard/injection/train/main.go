@@ -5,6 +5,7 @@
 //	go run ./internal/guard/injection/train -data /work/shared/data/guard \
 //	    -out internal/guard/injection/model.bin [-heldout /tmp/guard-heldout]
 //	go run ./internal/guard/injection/train eval [-model FILE] FILE.jsonl...
+//	go run ./internal/guard/injection/train -out FILE -loto   # leave-one-template-out validation
 //
 // It reads the public datasets in -data and the hand-written cases in
 // -extra/train, holds out whole sources, templates, languages and
@@ -50,7 +51,7 @@ type options struct {
 	seed                             uint64
 	cfg                              feature.Config
 	epochs, synthetic, synthetic2    int
-	planted                          int
+	planted, bag                     int
 	plantedWeight                    float64
 	hidden                           int
 	rowBits                          uint
@@ -81,8 +82,9 @@ func parseFlags(args []string) (options, error) {
 	fs.UintVar(&o.rowBits, "hidden-row-bits", 16, "log2 embedding rows of the hidden layer")
 	fs.IntVar(&o.synthetic, "synthetic", 3000, "generated attacks (and as many generated hard benign rows) to add")
 	fs.IntVar(&o.synthetic2, "synthetic2", 6000, "attacks (and as many benign rows) to add from the second generator (augment2.go)")
-	fs.IntVar(&o.planted, "planted", 0, "instructions to plant in training-split benign rows, each with a benign twin (augment3.go)")
-	fs.Float64Var(&o.plantedWeight, "planted-weight", 2, "group multiplier of the planted rows and their twins")
+	fs.IntVar(&o.planted, "planted", 3000, "instructions to plant in training-split benign rows, each with a benign twin (augment3.go)")
+	fs.Float64Var(&o.plantedWeight, "planted-weight", 1, "group multiplier of the planted rows and their twins")
+	fs.IntVar(&o.bag, "bag", 1, "linear models trained on different shuffles whose weights are averaged (not with -hidden)")
 	fs.Float64Var(&o.lr, "lr", 0.3, "AdaGrad learning rate")
 	fs.Float64Var(&o.l2, "l2", 1e-5, "L2 penalty on touched weights")
 	fs.Float64Var(&o.targetFPR, "target-fpr", 0.005, "false-positive rate on validation benign rows that bounds the threshold")
@@ -242,6 +244,22 @@ func fitModel(o options, rows []*row, stdout io.Writer) (*feature.Params, *injec
 		tr.withHidden(o.hidden, o.cfg.Bits, uint8(o.rowBits), rand.New(rand.NewPCG(o.seed, 0x41dde7)))
 	}
 	tr.fit(exs, o.epochs, rng)
+	// With -bag, further linear models are trained on other shuffles and
+	// their weights averaged: the same cost at inference, less variance.
+	for b := 1; b < o.bag; b++ {
+		other := newTrainer(o.cfg.Bits, o.lr, o.l2)
+		other.fit(exs, o.epochs, rand.New(rand.NewPCG(o.seed, o.seed^0x5eed+uint64(b))))
+		for i, w := range other.w {
+			tr.w[i] += w
+		}
+		tr.bias += other.bias
+	}
+	if o.bag > 1 {
+		for i := range tr.w {
+			tr.w[i] /= float32(o.bag)
+		}
+		tr.bias /= float64(o.bag)
+	}
 	q, scale := tr.quantize()
 	params := &feature.Params{Config: o.cfg, Bias: float32(tr.bias), Threshold: 0.5, Scale: scale, Weights: q, MLP: tr.quantizeHidden()}
 

@@ -180,6 +180,17 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("run() output lacks the held-out evaluation:\n%s", stdout.String())
 		}
 	}
+	var lotoOut bytes.Buffer
+	lotoArgs := []string{"-data", data, "-extra", extra, "-out", filepath.Join(dir, "unused.bin"), "-bits", "12", "-epochs", "2", "-synthetic", "50", "-synthetic2", "50", "-planted", "20", "-loto", "-dump-val", filepath.Join(dir, "loto")}
+	if err := run(t.Context(), lotoArgs, &lotoOut); err != nil {
+		t.Fatalf("run(%v) error = %v\n%s", lotoArgs, err, lotoOut.String())
+	}
+	if !strings.Contains(lotoOut.String(), "loto mean:") {
+		t.Errorf("run(-loto) output lacks the mean over folds:\n%s", lotoOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "unused.bin")); !os.IsNotExist(err) {
+		t.Errorf("run(-loto) wrote a model (stat error %v), want none", err)
+	}
 	if !bytes.Equal(models[0], models[1]) {
 		t.Error("two runs with the same seed wrote different model files, want identical bytes")
 	}
@@ -272,6 +283,48 @@ func TestHiddenLayerMatchesRuntime(t *testing.T) {
 		want := 1 / (1 + math.Exp(-tr.windowZ(in, span, in.wordFeatures(nil, span))))
 		if got := m.Score(s); math.Abs(got-want) > 0.01 {
 			t.Errorf("Score(%q) = %.4f, want %.4f (trainer)", s, got, want)
+		}
+	}
+}
+
+func TestInsertAt(t *testing.T) {
+	tests := []struct {
+		name, text string
+		at         float64
+		want       string
+	}{
+		{"start", "First line.\nSecond line.", 0, "NOTE\nFirst line.\nSecond line."},
+		{"between lines", "First line.\nSecond line.", 0.5, "First line.\nNOTE\nSecond line."},
+		{"end", "First line.\nSecond line.", 0.99, "First line.\nSecond line.\nNOTE"},
+		{"between sentences", "One. Two. Three.", 0.4, "One. NOTE\nTwo. Three."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := insertAt(tt.text, "NOTE\n", tt.at); got != tt.want {
+				t.Errorf("insertAt(%q, %v) = %q, want %q", tt.text, tt.at, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlantRowsUsesTrainingHostsOnly(t *testing.T) {
+	rows := []*row{
+		{file: "benign_p3_selfinstruct.jsonl", group: "benign_p3_selfinstruct.jsonl", Label: "benign", split: splitTrain, Text: "Training host document. It has two sentences."},
+		{file: "benign_p3_selfinstruct.jsonl", group: "benign_p3_selfinstruct.jsonl", Label: "benign", split: splitVal, Text: "Validation document that must never be a host."},
+		{file: "benign_gsm8k.jsonl", group: "benign_gsm8k.jsonl", Label: "benign", split: splitTest, Text: "Held-out document that must never be a host either."},
+		{file: "benign_tatoeba_1.jsonl", group: "tatoeba", Label: "benign", split: splitTrain, Text: "Il pleut."},
+		{file: "benign_indirect_garak_latent_clean.jsonl", group: "benign_indirect_garak_latent_clean.jsonl", Label: "benign", split: splitTrain, Text: "Summarise this resume: a résumé that must never be a host."},
+	}
+	got := plantRows(rand.New(rand.NewPCG(1, 2)), rows, 20)
+	if len(got) != 40 {
+		t.Fatalf("plantRows(n=20) returned %d rows, want 40", len(got))
+	}
+	for i, r := range got {
+		if !strings.Contains(r.Text, "Training host document.") || strings.Contains(r.Text, "must never") {
+			t.Errorf("row %d = %q, want the training host only", i, r.Text)
+		}
+		if wantPos := i%2 == 0; r.positive() != wantPos || r.split != splitTrain {
+			t.Errorf("row %d: label %q split %d, want attacks and benign twins alternating, all training", i, r.Label, r.split)
 		}
 	}
 }

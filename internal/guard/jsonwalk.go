@@ -3,9 +3,10 @@
 package guard
 
 import (
-	"encoding/json"
 	"errors"
 	"unicode/utf8"
+
+	"github.com/bulwarkai/bulwark/internal/jsonlex"
 )
 
 // The output guards edit model text inside JSON documents (response bodies
@@ -62,16 +63,7 @@ func walk(b []byte, path []elem, fn func(path []elem, v scalar), cut func(key st
 	return w.path, nil
 }
 
-func (w *walker) ws() {
-	for w.i < len(w.b) {
-		switch w.b[w.i] {
-		case ' ', '\t', '\n', '\r':
-			w.i++
-		default:
-			return
-		}
-	}
-}
+func (w *walker) ws() { w.i = jsonlex.SkipSpace(w.b, w.i) }
 
 func (w *walker) value(depth int) error {
 	if w.i >= len(w.b) || depth > maxJSONDepth {
@@ -97,45 +89,30 @@ func (w *walker) value(depth int) error {
 		return w.lit("null")
 	case c == '-' || c >= '0' && c <= '9':
 		s := w.i
-		for w.i < len(w.b) && isNumByte(w.b[w.i]) {
-			w.i++
-		}
+		w.i = jsonlex.SkimNumber(w.b, w.i)
 		w.fn(w.path, scalar{start: s, end: w.i})
 		return nil
 	}
 	return errJSON
 }
 
-func isNumByte(c byte) bool {
-	return c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E'
-}
-
 func (w *walker) lit(s string) error {
-	if len(w.b)-w.i < len(s) || string(w.b[w.i:w.i+len(s)]) != s {
+	if !jsonlex.Literal(w.b, w.i, s) {
 		return errJSON
 	}
 	w.i += len(s)
 	return nil
 }
 
-// str skips a string at w.i and reports whether it held escapes.
+// str skips a string at w.i and reports whether it held escapes, which
+// are checked only when the string is decoded.
 func (w *walker) str() (escaped bool, err error) {
-	w.i++
-	for w.i < len(w.b) {
-		switch c := w.b[w.i]; {
-		case c == '"':
-			w.i++
-			return escaped, nil
-		case c == '\\':
-			escaped = true
-			w.i += 2
-		case c < 0x20:
-			return false, errJSON
-		default:
-			w.i++
-		}
+	end, escaped, ok := jsonlex.SkipString(w.b, w.i)
+	if !ok {
+		return false, errJSON
 	}
-	return false, errJSON
+	w.i = end
+	return escaped, nil
 }
 
 func (w *walker) object(depth int) error {
@@ -237,11 +214,11 @@ func decodeString(lit []byte) (string, error) {
 	if plain && utf8.Valid(raw) {
 		return string(raw), nil
 	}
-	var s string
-	if err := json.Unmarshal(lit, &s); err != nil {
+	out, ok := jsonlex.Unquote(make([]byte, 0, len(raw)), raw)
+	if !ok {
 		return "", errJSON
 	}
-	return s, nil
+	return string(out), nil
 }
 
 // appendString appends s as a JSON string literal. HTML characters stay

@@ -4,8 +4,9 @@ package llm
 
 import (
 	"strconv"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/bulwarkai/bulwark/internal/jsonlex"
 )
 
 // scanner is a small single-pass JSON reader, written by hand because
@@ -26,16 +27,7 @@ func (s *scanner) errf(what string) error {
 	return malformed("invalid JSON at byte %d: %s", s.i, what)
 }
 
-func (s *scanner) ws() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+func (s *scanner) ws() { s.i = jsonlex.SkipSpace(s.b, s.i) }
 
 // peek returns the next significant byte without consuming it (0 at EOF).
 func (s *scanner) peek() byte {
@@ -187,74 +179,36 @@ func (s *scanner) escapedString(out []byte) ([]byte, error) {
 			s.i++
 			continue
 		}
-		if s.i+1 >= len(s.b) {
-			break
+		if s.i+1 < len(s.b) {
+			if e, ok := jsonlex.Unescape(s.b[s.i+1]); ok {
+				out = append(out, e)
+				s.i += 2
+				continue
+			}
 		}
-		e := s.b[s.i+1]
-		s.i += 2
-		switch e {
-		case '"', '\\', '/':
-			out = append(out, e)
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, ok := s.hex4()
-			if !ok {
-				return nil, s.errf("invalid \\u escape")
-			}
-			if utf16.IsSurrogate(r) {
-				r2 := utf8.RuneError
-				if s.i+1 < len(s.b) && s.b[s.i] == '\\' && s.b[s.i+1] == 'u' {
-					save := s.i
-					s.i += 2
-					if lo, ok := s.hex4(); ok {
-						if d := utf16.DecodeRune(r, lo); d != utf8.RuneError {
-							r2 = d
-						} else {
-							s.i = save
-						}
-					} else {
-						s.i = save
-					}
-				}
-				r = r2
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			return nil, s.errf("invalid escape")
+		// \u, decoded as encoding/json does (a lone surrogate is U+FFFD)
+		// so that the guards read the text the upstream will.
+		var ok bool
+		if out, s.i, ok = jsonlex.AppendEscape(out, s.b, s.i); !ok {
+			return nil, s.escapeErr()
 		}
 	}
 	return nil, s.errf("unterminated string")
 }
 
-func (s *scanner) hex4() (rune, bool) {
-	if s.i+4 > len(s.b) {
-		return 0, false
+// escapeErr describes the bad escape at s.i, with the offsets Parse has
+// always reported: the backslash if the input ends there, else just past
+// the escape's letter.
+func (s *scanner) escapeErr() error {
+	if s.i+1 >= len(s.b) {
+		return s.errf("unterminated string")
 	}
-	var r rune
-	for _, c := range s.b[s.i : s.i+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
+	e := s.b[s.i+1]
+	s.i += 2
+	if e == 'u' {
+		return s.errf("invalid \\u escape")
 	}
-	s.i += 4
-	return r, true
+	return s.errf("invalid escape")
 }
 
 // str reads a string value into a new Go string.
@@ -278,44 +232,16 @@ func (s *scanner) integer() (int64, error) {
 }
 
 func (s *scanner) number() error {
-	start := s.i
-	if s.i < len(s.b) && s.b[s.i] == '-' {
-		s.i++
-	}
-	digits := func() int {
-		n := 0
-		for s.i < len(s.b) && s.b[s.i] >= '0' && s.b[s.i] <= '9' {
-			s.i++
-			n++
-		}
-		return n
-	}
-	if s.i < len(s.b) && s.b[s.i] == '0' {
-		s.i++
-	} else if digits() == 0 {
-		s.i = start
+	end, ok := jsonlex.Number(s.b, s.i)
+	s.i = end
+	if !ok {
 		return s.errf("invalid number")
-	}
-	if s.i < len(s.b) && s.b[s.i] == '.' {
-		s.i++
-		if digits() == 0 {
-			return s.errf("invalid number")
-		}
-	}
-	if s.i < len(s.b) && (s.b[s.i] == 'e' || s.b[s.i] == 'E') {
-		s.i++
-		if s.i < len(s.b) && (s.b[s.i] == '+' || s.b[s.i] == '-') {
-			s.i++
-		}
-		if digits() == 0 {
-			return s.errf("invalid number")
-		}
 	}
 	return nil
 }
 
 func (s *scanner) literal(word string) error {
-	if len(s.b)-s.i >= len(word) && string(s.b[s.i:s.i+len(word)]) == word {
+	if jsonlex.Literal(s.b, s.i, word) {
 		s.i += len(word)
 		return nil
 	}

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/bulwarkai/bulwark/internal/jsonlex"
 )
 
 // StrictLimits bound the structure of a JSON request body. A zero field
@@ -139,16 +142,7 @@ func (c *checker) check() error {
 	return nil
 }
 
-func (c *checker) ws() {
-	for c.i < len(c.b) {
-		switch c.b[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
-			return
-		}
-	}
-}
+func (c *checker) ws() { c.i = jsonlex.SkipSpace(c.b, c.i) }
 
 func (c *checker) value(depth int, pl place) error {
 	if c.i >= len(c.b) {
@@ -176,7 +170,7 @@ func (c *checker) value(depth int, pl place) error {
 }
 
 func (c *checker) lit(s string) error {
-	if len(c.b)-c.i < len(s) || string(c.b[c.i:c.i+len(s)]) != s {
+	if !jsonlex.Literal(c.b, c.i, s) {
 		return c.fail(StrictSyntax, "invalid literal")
 	}
 	c.i += len(s)
@@ -184,44 +178,12 @@ func (c *checker) lit(s string) error {
 }
 
 func (c *checker) number() error {
-	start := c.i
-	if c.b[c.i] == '-' {
-		c.i++
-	}
-	switch {
-	case c.i < len(c.b) && c.b[c.i] == '0':
-		c.i++
-	case c.i < len(c.b) && c.b[c.i] >= '1' && c.b[c.i] <= '9':
-		c.digits()
-	default:
-		c.i = start
+	end, ok := jsonlex.Number(c.b, c.i)
+	c.i = end
+	if !ok {
 		return c.fail(StrictSyntax, "invalid number")
 	}
-	if c.i < len(c.b) && c.b[c.i] == '.' {
-		c.i++
-		if c.digits() == 0 {
-			return c.fail(StrictSyntax, "invalid number")
-		}
-	}
-	if c.i < len(c.b) && (c.b[c.i] == 'e' || c.b[c.i] == 'E') {
-		c.i++
-		if c.i < len(c.b) && (c.b[c.i] == '+' || c.b[c.i] == '-') {
-			c.i++
-		}
-		if c.digits() == 0 {
-			return c.fail(StrictSyntax, "invalid number")
-		}
-	}
 	return nil
-}
-
-func (c *checker) digits() int {
-	n := 0
-	for c.i < len(c.b) && c.b[c.i] >= '0' && c.b[c.i] <= '9' {
-		c.i++
-		n++
-	}
-	return n
 }
 
 // str reads a string starting at the opening quote. It returns the raw
@@ -261,54 +223,25 @@ func (c *checker) escape() error {
 	if c.i+1 >= len(c.b) {
 		return c.fail(StrictSyntax, "unterminated string")
 	}
-	switch c.b[c.i+1] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+	if e := c.b[c.i+1]; e != 'u' {
+		if _, ok := jsonlex.Unescape(e); !ok {
+			return c.fail(StrictSyntax, "invalid escape")
+		}
 		c.i += 2
 		return nil
-	case 'u':
-		r, ok := hex4(c.b, c.i+2)
-		if !ok {
-			return c.fail(StrictSyntax, "invalid \\u escape")
-		}
-		switch {
-		case r >= 0xD800 && r < 0xDC00: // high surrogate: a low one must follow
-			lo, ok := rune(0), false
-			if c.i+7 < len(c.b) && c.b[c.i+6] == '\\' && c.b[c.i+7] == 'u' {
-				lo, ok = hex4(c.b, c.i+8)
-			}
-			if !ok || lo < 0xDC00 || lo > 0xDFFF {
-				return c.fail(StrictUTF8, "unpaired UTF-16 surrogate escape")
-			}
-			c.i += 12
-		case r >= 0xDC00 && r <= 0xDFFF:
-			return c.fail(StrictUTF8, "unpaired UTF-16 surrogate escape")
-		default:
-			c.i += 6
-		}
-		return nil
 	}
-	return c.fail(StrictSyntax, "invalid escape")
-}
-
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
+	r, n, ok := jsonlex.Unicode(c.b, c.i)
+	if !ok {
+		return c.fail(StrictSyntax, "invalid \\u escape")
 	}
-	var r rune
-	for _, ch := range b[i : i+4] {
-		r <<= 4
-		switch {
-		case ch >= '0' && ch <= '9':
-			r |= rune(ch - '0')
-		case ch >= 'a' && ch <= 'f':
-			r |= rune(ch - 'a' + 10)
-		case ch >= 'A' && ch <= 'F':
-			r |= rune(ch - 'A' + 10)
-		default:
-			return 0, false
-		}
+	// Unicode pairs a high surrogate with a following low one; what is
+	// left is a lone surrogate, which encoding/json would turn into U+FFFD
+	// and other decoders keep or refuse.
+	if utf16.IsSurrogate(r) {
+		return c.fail(StrictUTF8, "unpaired UTF-16 surrogate escape")
 	}
-	return r, true
+	c.i += n
+	return nil
 }
 
 func (c *checker) object(depth int, pl place) error {
@@ -432,48 +365,13 @@ func truncateKey(k []byte) string {
 	return string(k)
 }
 
-// unescape decodes a key that str already validated. It returns a fresh
-// slice (escaped keys are rare; the copy keeps c.keys stable).
+// unescape decodes a key that str already validated (so it cannot fail,
+// and holds no lone surrogate or invalid UTF-8 for Unquote to replace).
+// It returns a fresh slice (escaped keys are rare; the copy keeps c.keys
+// stable).
 func (c *checker) unescape(raw []byte) []byte {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); {
-		if raw[i] != '\\' {
-			out = append(out, raw[i])
-			i++
-			continue
-		}
-		switch e := raw[i+1]; e {
-		case 'u':
-			r, _ := hex4(raw, i+2)
-			i += 6
-			if r >= 0xD800 && r < 0xDC00 {
-				lo, _ := hex4(raw, i+2)
-				r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-				i += 6
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			out = append(out, unescapeByte(e))
-			i += 2
-		}
-	}
+	out, _ := jsonlex.Unquote(make([]byte, 0, len(raw)), raw)
 	return out
-}
-
-func unescapeByte(e byte) byte {
-	switch e {
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
-	}
-	return e // " \ /
 }
 
 func (c *checker) array(depth int, pl place) error {

@@ -5,8 +5,8 @@ package waf
 import (
 	"errors"
 	"strconv"
-	"unicode/utf8"
 
+	"github.com/bulwarkai/bulwark/internal/jsonlex"
 	"github.com/bulwarkai/bulwark/internal/llm"
 )
 
@@ -124,16 +124,7 @@ func walkJSON(body []byte, api llm.API, all bool, sink argSink) (args, skipped i
 	return w.args, w.skipped, nil
 }
 
-func (w *walker) ws() {
-	for w.i < len(w.b) {
-		switch w.b[w.i] {
-		case ' ', '\t', '\n', '\r':
-			w.i++
-		default:
-			return
-		}
-	}
-}
+func (w *walker) ws() { w.i = jsonlex.SkipSpace(w.b, w.i) }
 
 func (w *walker) value() error {
 	if w.i >= len(w.b) {
@@ -170,13 +161,7 @@ func (w *walker) value() error {
 		return nil
 	default:
 		start := w.i
-		for w.i < len(w.b) {
-			c := w.b[w.i]
-			if !(c >= '0' && c <= '9' || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E') {
-				break
-			}
-			w.i++
-		}
+		w.i = jsonlex.SkimNumber(w.b, w.i)
 		if w.i == start {
 			return errWalk
 		}
@@ -195,7 +180,7 @@ func (w *walker) leaf(v string) {
 }
 
 func (w *walker) lit(s string) bool {
-	if len(w.b)-w.i >= len(s) && string(w.b[w.i:w.i+len(s)]) == s {
+	if jsonlex.Literal(w.b, w.i, s) {
 		w.i += len(s)
 		return true
 	}
@@ -337,117 +322,37 @@ func matchPath(p pattern, segs []segment) bool {
 
 // skipString moves past a string without decoding it.
 func (w *walker) skipString() error {
-	w.i++
-	for w.i < len(w.b) {
-		switch w.b[w.i] {
-		case '"':
-			w.i++
-			return nil
-		case '\\':
-			w.i += 2
-		default:
-			w.i++
-		}
+	end, _, ok := jsonlex.SkipString(w.b, w.i)
+	if !ok {
+		return errWalk
 	}
-	return errWalk
+	w.i = end
+	return nil
 }
 
 // str reads a string value. Strings without escapes are copied once.
 func (w *walker) str() (string, error) {
-	start := w.i + 1
-	for j := start; j < len(w.b); j++ {
-		switch w.b[j] {
-		case '"':
-			w.i = j + 1
-			return string(w.b[start:j]), nil
-		case '\\':
-			b, err := w.strBytes()
-			return string(b), err
-		}
-	}
-	return "", errWalk
+	b, err := w.strBytes()
+	return string(b), err
 }
 
 // strBytes reads a string at w.i, decoding escapes into a fresh slice
-// when there are any, else returning a view of the body.
+// when there are any, else returning a view of the body. It decodes as
+// encoding/json does, like llm.Parse, so that ARGS hold the text the
+// upstream reads.
 func (w *walker) strBytes() ([]byte, error) {
-	start := w.i + 1
-	j := start
-	for ; j < len(w.b); j++ {
-		if w.b[j] == '"' {
-			w.i = j + 1
-			return w.b[start:j], nil
-		}
-		if w.b[j] == '\\' {
-			break
-		}
+	end, escaped, ok := jsonlex.SkipString(w.b, w.i)
+	if !ok {
+		return nil, errWalk
 	}
-	out := append([]byte(nil), w.b[start:j]...)
-	for j < len(w.b) {
-		c := w.b[j]
-		switch {
-		case c == '"':
-			w.i = j + 1
-			return out, nil
-		case c != '\\':
-			out = append(out, c)
-			j++
-		case j+1 >= len(w.b):
-			return nil, errWalk
-		case w.b[j+1] == 'u':
-			r, ok := hex4(w.b, j+2)
-			if !ok {
-				return nil, errWalk
-			}
-			j += 6
-			if r >= 0xD800 && r < 0xDC00 && j+1 < len(w.b) && w.b[j] == '\\' && w.b[j+1] == 'u' {
-				if lo, ok := hex4(w.b, j+2); ok && lo >= 0xDC00 && lo <= 0xDFFF {
-					r = 0x10000 + (r-0xD800)<<10 + (lo - 0xDC00)
-					j += 6
-				}
-			}
-			out = utf8.AppendRune(out, r)
-		default:
-			out = append(out, unescape(w.b[j+1]))
-			j += 2
-		}
+	raw := w.b[w.i+1 : end-1]
+	w.i = end
+	if !escaped {
+		return raw, nil
 	}
-	return nil, errWalk
-}
-
-func unescape(e byte) byte {
-	switch e {
-	case 'b':
-		return '\b'
-	case 'f':
-		return '\f'
-	case 'n':
-		return '\n'
-	case 'r':
-		return '\r'
-	case 't':
-		return '\t'
+	out, ok := jsonlex.Unquote(make([]byte, 0, len(raw)), raw)
+	if !ok {
+		return nil, errWalk
 	}
-	return e
-}
-
-func hex4(b []byte, i int) (rune, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[i : i+4] {
-		r <<= 4
-		switch {
-		case c >= '0' && c <= '9':
-			r |= rune(c - '0')
-		case c >= 'a' && c <= 'f':
-			r |= rune(c - 'a' + 10)
-		case c >= 'A' && c <= 'F':
-			r |= rune(c - 'A' + 10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
+	return out, nil
 }

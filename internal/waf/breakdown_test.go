@@ -14,7 +14,8 @@ import (
 // BenchmarkStageBreakdown shows where the AI-aware cost sits: a request
 // with no headers and no body, then headers, then the chat body.
 func BenchmarkStageBreakdown(b *testing.B) {
-	s := mustStage(b, config.WAF{}, nil)
+	// Cache off: the point is what Coraza costs.
+	s := mustStage(b, config.WAF{VerdictCache: config.WAFVerdictCache{Disabled: true}}, nil)
 	body := []byte(chatBody(benchPrompt, ""))
 	bare := httptest.NewRequest("GET", "https://gateway.example.com/v1/models", nil)
 	bare.Header = map[string][]string{}

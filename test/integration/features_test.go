@@ -77,6 +77,33 @@ func TestWAFAndLimitsFromConfig(t *testing.T) {
 	if !strings.HasPrefix(stages[0], "waf/") || stages[1] != "limits/rpm" {
 		t.Errorf("denials = %q, want a waf rule then limits/rpm", stages)
 	}
+
+	// The repeated request was judged from the WAF's verdict cache, and the
+	// audit line and the metrics say so.
+	cached := 0
+	for _, l := range auditLines(t, audit) {
+		if st, ok := l["stages"].(map[string]any); ok {
+			if w, ok := st["waf"].(map[string]any); ok && w["cached"] == true && w["action"] == "allow" {
+				cached++
+			}
+		}
+	}
+	if cached == 0 {
+		t.Errorf("no audit line with stages.waf.cached = true")
+	}
+	if m := g.Metric(t); !strings.Contains(m, `bulwark_waf_verdict_cache_total{result="hit",route="openai"}`) {
+		t.Errorf("metrics lack the verdict cache hits:\n%s", grepLines(m, "bulwark_waf"))
+	}
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for l := range strings.Lines(text) {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // TestGuardsFromConfig proves the guard stage is wired in from the policy

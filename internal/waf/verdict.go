@@ -21,7 +21,7 @@ import (
 // the outcome is computed once per distinct input.
 //
 // The key is a SHA-256 over everything the transaction is fed, in the same
-// order, with three exceptions, each an equivalence CRS cannot tell apart:
+// order, with four exceptions, each an equivalence CRS cannot tell apart:
 //
 //   - REMOTE_ADDR enters as one bit, "is exactly 127.0.0.1 or ::1": the only
 //     CRS rules that read it (905100, 905110) test that. REMOTE_PORT is
@@ -35,8 +35,14 @@ import (
 //     UUID or hex request ids, IP address lists in X-Forwarded-For and
 //     X-Real-IP) enter as their class. Their alphabets (hex digits, dashes,
 //     dots, colons, commas and spaces) hold nothing CRS's header rules look
-//     for; TestVerdictClassesAreEquivalent checks random and adversarial
-//     members of every class against the full rule set at PL1-PL4.
+//     for.
+//   - Tool-call ids (call_, fc_, toolu_ and 8-64 letters or digits) in id
+//     fields of the JSON body enter as their class: random per call, they
+//     would otherwise make every agent turn a new input.
+//
+// TestVerdictClassesAreEquivalent checks random and adversarial members of
+// every class against the full rule set at PL1-PL4 (it is how vLLM's
+// "chatcmpl-tool-" ids were found not to be a class).
 //
 // Rules that read the clock, UNIQUE_ID, persistent collections or anything
 // else outside the key can only come from a rulesFile, so a route with one
@@ -111,6 +117,8 @@ const (
 	tagHeader
 	tagServer
 	tagArg
+	tagHeaderClass
+	tagArgClass
 )
 
 func (w *keyWriter) str(s string) {
@@ -132,15 +140,18 @@ func (w *keyWriter) ProcessURI(uri, method, proto string) {
 	w.str(proto)
 }
 
+// A value in a class is written under its own tag, so a class name never
+// collides with a literal value (JSON strings can hold any byte).
 func (w *keyWriter) AddRequestHeader(k, v string) {
-	w.b = append(w.b, tagHeader)
-	w.str(k)
-	if class := headerClass(k, v); class != "" {
-		// A class name starts with a NUL, which no header value can hold
-		// (net/http refuses it), so it never equals a literal value.
-		w.str(class)
-		return
+	w.item(tagHeader, tagHeaderClass, k, v, headerClass(k, v))
+}
+
+func (w *keyWriter) item(tag, classTag byte, k, v, class string) {
+	if class != "" {
+		tag, v = classTag, class
 	}
+	w.b = append(w.b, tag)
+	w.str(k)
 	w.str(v)
 }
 
@@ -150,9 +161,7 @@ func (w *keyWriter) SetServerName(s string) {
 }
 
 func (w *keyWriter) AddPostRequestArgument(k, v string) {
-	w.b = append(w.b, tagArg)
-	w.str(k)
-	w.str(v)
+	w.item(tagArg, tagArgClass, k, v, argClass(k, v))
 }
 
 func (w *keyWriter) sum() [sha256.Size]byte { return sha256.Sum256(w.b) }
@@ -163,24 +172,62 @@ func headerClass(name, v string) string {
 	switch {
 	case strings.EqualFold(name, "Content-Length"):
 		if isPositiveDecimal(v) {
-			return "\x00positive-decimal"
+			return "positive-decimal"
 		}
 	case strings.EqualFold(name, "Traceparent"):
 		if isTraceparent(v) {
-			return "\x00traceparent"
+			return "traceparent"
 		}
 	case strings.EqualFold(name, "X-Request-Id"), strings.EqualFold(name, "X-Correlation-Id"),
 		strings.EqualFold(name, "X-B3-Traceid"), strings.EqualFold(name, "X-B3-Spanid"),
 		strings.EqualFold(name, "X-B3-Parentspanid"), strings.EqualFold(name, "X-Client-Request-Id"):
 		if isHexID(v) {
-			return "\x00hex-id"
+			return "hex-id"
 		}
 	case strings.EqualFold(name, "X-Forwarded-For"), strings.EqualFold(name, "X-Real-Ip"):
 		if isIPList(v) {
-			return "\x00ip-list"
+			return "ip-list"
 		}
 	}
 	return ""
+}
+
+// argClass names the equivalence class of a JSON value CRS sees, or "".
+// Tool-call ids are random per call, so without a class every agent turn
+// would be a new input.
+func argClass(name, v string) string {
+	if (strings.HasSuffix(name, ".id") || strings.HasSuffix(name, ".tool_call_id") || strings.HasSuffix(name, ".call_id")) && isCallID(v) {
+		return "call-id"
+	}
+	return ""
+}
+
+// callIDPrefixes are the tool-call id forms of OpenAI (call_, fc_ for
+// Responses items) and Anthropic-style servers (toolu_). vLLM's
+// "chatcmpl-tool-<hex>" is not among them: the dash lets CRS see a word
+// after it ("chatcmpl-tool-unionselect1" scores 942190), so those ids enter
+// the key as they are.
+var callIDPrefixes = []string{"call_", "fc_", "toolu_"}
+
+// isCallID accepts a known prefix followed by 8-64 ASCII letters and
+// digits: no separators, so no word CRS looks for can stand on its own.
+func isCallID(v string) bool {
+	for _, p := range callIDPrefixes {
+		rest, ok := strings.CutPrefix(v, p)
+		if !ok {
+			continue
+		}
+		if len(rest) < 8 || len(rest) > 64 {
+			return false
+		}
+		for i := 0; i < len(rest); i++ {
+			if c := rest[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+				return false
+			}
+		}
+		return true
+	}
+	return false
 }
 
 func isPositiveDecimal(v string) bool {

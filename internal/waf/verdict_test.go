@@ -217,6 +217,27 @@ func TestVerdictKeyCoversInputs(t *testing.T) {
 	}
 }
 
+func TestVerdictKeyToolCallIDs(t *testing.T) {
+	s := &Stage{}
+	key := func(id string) [32]byte {
+		body := `{"model":"m","messages":[{"role":"user","content":"weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"` + id +
+			`","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"` + id + `","content":"sunny"}]}`
+		return keyOf(t, s, benchRC([]byte(body), llm.APIChat))
+	}
+	if key("call_Q2x8YJ0aN1b7cD3eF4gH5iJ6") != key("call_a1B2c3D4e5F6g7H8i9J0k1L2") {
+		t.Error("two OpenAI call ids give different keys, want one class")
+	}
+	for _, pair := range [][2]string{
+		{"call_Q2x8YJ0aN1b7cD3eF4gH5iJ6", "call_x' OR 1=1"},
+		{"call_Q2x8YJ0aN1b7cD3eF4gH5iJ6", "call_short"},
+		{"chatcmpl-tool-0af7651916cd43dd", "chatcmpl-tool-0af7651916cd43de"},
+	} {
+		if key(pair[0]) == key(pair[1]) {
+			t.Errorf("%q and %q give one key, want the second judged on its own", pair[0], pair[1])
+		}
+	}
+}
+
 // TestVerdictClassesAreEquivalent runs members of every header class the
 // key folds through CRS at every paranoia level, cache off, and checks that
 // CRS cannot tell them apart: same score, same matched rules.
@@ -263,12 +284,48 @@ func TestVerdictClassesAreEquivalent(t *testing.T) {
 	if raceEnabled || testing.Short() {
 		levels = []int{1, 4} // CRS is ~10× slower under -race
 	}
+	// Tool-call ids, adversarial ones first: words CRS looks for, glued to
+	// the prefix.
+	callIDs := []string{
+		"call_abcdefgh", "call_nslookup1", "call_traceroute", "call_SELECTunion1", "call_etcpasswd0",
+		"call_javascript1", "call_0x41414141", "call_onerror12", "call_scriptalert", "call_sleep1000",
+		"toolu_ifconfigeth0", "toolu_bashcurlwget", "toolu_" + hex(32),
+		"fc_execsystem1", "fc_" + hex(48), "call_UNIONALLSELECT", "call_xpcmdshell",
+	}
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	for i := 0; i < 8; i++ {
+		b := make([]byte, 24)
+		for j := range b {
+			b[j] = alnum[rng.IntN(len(alnum))]
+		}
+		callIDs = append(callIDs, "call_"+string(b))
+	}
+	for _, v := range callIDs {
+		if argClass("json.messages.1.tool_calls.0.id", v) == "" || argClass("json.messages.2.tool_call_id", v) == "" {
+			t.Fatalf("%q is not a call id", v)
+		}
+	}
+	toolBody := func(id string) []byte {
+		return []byte(`{"model":"m","messages":[{"role":"user","content":"weather?"},{"role":"assistant","content":null,"tool_calls":[{"id":"` + id +
+			`","type":"function","function":{"name":"get_weather","arguments":"{}"}}]},{"role":"tool","tool_call_id":"` + id + `","content":"sunny"}]}`)
+	}
+
 	body := []byte(chatBody("hi", ""))
 	for _, pl := range levels {
 		s := mustStage(t, config.WAF{ParanoiaLevel: pl, Mode: "detect", VerdictCache: config.WAFVerdictCache{Disabled: true}}, nil)
 		outcome := func(name, v string) string {
-			rc := benchRC(body, llm.APIChat)
-			rc.Request.Header.Set(name, v)
+			b := body
+			if name == "call id" {
+				b = toolBody(v)
+			}
+			rc := benchRC(b, llm.APIChat)
+			if name == "call id" {
+				if rc.LLM == nil {
+					t.Fatalf("tool body with %q does not parse", v)
+				}
+			} else {
+				rc.Request.Header.Set(name, v)
+			}
 			if name == "Content-Length" {
 				rc.Request.ContentLength = int64(len(body))
 			}
@@ -281,11 +338,20 @@ func TestVerdictClassesAreEquivalent(t *testing.T) {
 			return fmt.Sprintf("score %d rules %v detected %d", a.Score, r, len(rc.Detected))
 		}
 		for name, vals := range classes {
+			if name == "call id" {
+				continue
+			}
 			want := outcome(name, vals[0])
 			for _, v := range vals[1:] {
 				if got := outcome(name, v); got != want {
 					t.Errorf("PL%d %s %q: %s; %q: %s", pl, name, vals[0], want, v, got)
 				}
+			}
+		}
+		want := outcome("call id", callIDs[0])
+		for _, v := range callIDs[1:] {
+			if got := outcome("call id", v); got != want {
+				t.Errorf("PL%d call id %q: %s; %q: %s", pl, callIDs[0], want, v, got)
 			}
 		}
 	}

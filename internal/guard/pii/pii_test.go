@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bulwarkai/bulwark/internal/guard/detectortest"
 	"github.com/bulwarkai/bulwark/internal/guard/entity"
 	"github.com/bulwarkai/bulwark/internal/guard/pii"
 )
@@ -227,32 +228,8 @@ func FuzzFind(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		fs := d.Find(text, nil)
-		bounds := runeBoundaries(text)
-		prev := 0
-		for _, x := range fs {
-			if x.Start < prev || x.Start >= x.End || x.End > len(text) {
-				t.Fatalf("Find(%q): bad or overlapping finding %+v after %d", text, x, prev)
-			}
-			if !bounds[x.Start] || !bounds[x.End] {
-				t.Fatalf("Find(%q): finding %+v not on a UTF-8 boundary", text, x)
-			}
-			prev = x.End
-		}
+		detectortest.CheckFindings(t, d, text)
 	})
-}
-
-// runeBoundaries marks the offsets where Go's range loop starts a rune,
-// plus len(s). A stray continuation byte in invalid UTF-8 decodes as its
-// own (error) rune, so cutting next to it is fine; cutting inside a valid
-// multi-byte rune is not.
-func runeBoundaries(s string) []bool {
-	b := make([]bool, len(s)+1)
-	for i := range s {
-		b[i] = true
-	}
-	b[len(s)] = true
-	return b
 }
 
 // benchText builds ~2 KB of prose; dirty adds one value of every type.
@@ -281,15 +258,7 @@ func BenchmarkFind(b *testing.B) {
 		name  string
 		dirty bool
 	}{{"clean-2KB", false}, {"dirty-2KB", true}} {
-		text := benchText(bc.dirty)
-		buf := make([]entity.Finding, 0, 16)
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetBytes(int64(len(text)))
-			b.ReportAllocs()
-			for b.Loop() {
-				buf = d.Find(text, buf[:0])
-			}
-		})
+		detectortest.BenchFind(b, d, bc.name, benchText(bc.dirty), true)
 	}
 }
 
@@ -309,14 +278,7 @@ func BenchmarkFindPathological(b *testing.B) {
 		{"hex-colons", "ab:"},
 		{"plus-parens", "+1 (2) "},
 	} {
-		text := strings.Repeat(bc.unit, size/len(bc.unit))
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetBytes(int64(len(text)))
-			b.ReportAllocs()
-			for b.Loop() {
-				d.Find(text, nil)
-			}
-		})
+		detectortest.BenchFind(b, d, bc.name, strings.Repeat(bc.unit, size/len(bc.unit)), false)
 	}
 }
 
@@ -333,37 +295,6 @@ func FuzzLocality(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, unit string, a, b uint16) {
-		checkLocality(t, d, unit, int(a), int(b))
+		detectortest.CheckLocality(t, d, unit, int(a), int(b))
 	})
-}
-
-func checkLocality(t *testing.T, d entity.Detector, unit string, a, b int) {
-	if unit == "" {
-		return
-	}
-	m := d.MaxLen()
-	// Repeat the unit so the text is long enough for interior windows.
-	text := strings.Repeat(unit+" ", 6*m/(len(unit)+1)+1)
-	lo := a % (len(text) / 3)
-	hi := len(text) - b%(len(text)/3)
-	inside := func(f entity.Finding) bool {
-		return (lo == 0 || f.Start >= lo+m) && (hi == len(text) || f.End <= hi-m)
-	}
-	want := map[entity.Finding]bool{}
-	for _, f := range d.Find(text, nil) {
-		if inside(f) {
-			want[f] = true
-		}
-	}
-	got := map[entity.Finding]bool{}
-	for _, f := range d.Find(text[lo:hi], nil) {
-		f.Start += lo
-		f.End += lo
-		if inside(f) {
-			got[f] = true
-		}
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("window [%d:%d] of %d-byte text built from %q disagrees with the full scan (-full +window):\n%s", lo, hi, len(text), unit, diff)
-	}
 }

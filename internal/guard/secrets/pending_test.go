@@ -3,49 +3,12 @@
 package secrets_test
 
 import (
-	"slices"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
-	"github.com/bulwarkai/bulwark/internal/guard/entity"
+	"github.com/bulwarkai/bulwark/internal/guard/detectortest"
 	"github.com/bulwarkai/bulwark/internal/guard/secrets"
 )
-
-// checkPending checks the entity.Pender contract on one text cut at cut:
-// with p = Pending(text[:cut]), the findings of the whole text that start
-// before p are findings of the prefix, and the prefix's findings that end
-// by p are findings of the whole text.
-func checkPending(t *testing.T, d interface {
-	entity.Detector
-	entity.Pender
-}, text string, cut int,
-) {
-	t.Helper()
-	cut = min(cut, len(text))
-	for cut > 0 && cut < len(text) && !utf8.RuneStart(text[cut]) {
-		cut--
-	}
-	prefix := text[:cut]
-	p := d.Pending(prefix)
-	if p < 0 || p > len(prefix) {
-		t.Fatalf("Pending(%q) = %d, outside [0, %d]", prefix, p, len(prefix))
-	}
-	whole := d.Find(text, nil)
-	part := d.Find(prefix, nil)
-	for _, f := range whole {
-		if f.Start < p && !slices.Contains(part, f) {
-			t.Fatalf("Pending(%q) = %d, but the whole text %q has %+v (%q) that the prefix lacks; prefix has %+v",
-				prefix, p, text, f, text[f.Start:f.End], part)
-		}
-	}
-	for _, f := range part {
-		if f.End <= p && !slices.Contains(whole, f) {
-			t.Fatalf("Pending(%q) = %d, but the prefix's %+v (%q) is gone from the whole text %q; whole has %+v",
-				prefix, p, f, prefix[f.Start:f.End], text, whole)
-		}
-	}
-}
 
 // FuzzPending checks the Pender contract the stream guard relies on to
 // release text before MaxLen bytes have followed it.
@@ -62,7 +25,7 @@ func FuzzPending(f *testing.F) {
 		if len(text) > 16<<10 {
 			return
 		}
-		checkPending(t, d, text, int(cut))
+		detectortest.CheckPending(t, d, text, int(cut))
 	})
 }
 
@@ -76,9 +39,7 @@ func TestPendingEveryCut(t *testing.T) {
 	for _, tt := range findTests() {
 		t.Run(tt.name, func(t *testing.T) {
 			text := "Sure, here it is: " + tt.text + " Let me know."
-			for cut := 0; cut <= len(text); cut++ {
-				checkPending(t, d, text, cut)
-			}
+			detectortest.CheckPendingEveryCut(t, d, text)
 		})
 	}
 	prose := "The quick brown fox jumps over the lazy dog, twice. "

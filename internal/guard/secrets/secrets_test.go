@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/bulwarkai/bulwark/internal/guard/entity"
+	"github.com/bulwarkai/bulwark/internal/guard/detectortest"
 	"github.com/bulwarkai/bulwark/internal/guard/secrets"
 )
 
@@ -243,21 +243,7 @@ func FuzzFind(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		bounds := make([]bool, len(text)+1)
-		for i := range text {
-			bounds[i] = true
-		}
-		bounds[len(text)] = true
-		prev := 0
-		for _, x := range d.Find(text, nil) {
-			if x.Start < prev || x.Start >= x.End || x.End > len(text) {
-				t.Fatalf("Find(%q): bad or overlapping finding %+v after %d", text, x, prev)
-			}
-			if !bounds[x.Start] || !bounds[x.End] {
-				t.Fatalf("Find(%q): finding %+v not on a UTF-8 boundary", text, x)
-			}
-			prev = x.End
-		}
+		detectortest.CheckFindings(t, d, text)
 	})
 }
 
@@ -288,15 +274,7 @@ func BenchmarkFind(b *testing.B) {
 		name  string
 		dirty bool
 	}{{"clean-2KB", false}, {"dirty-2KB", true}} {
-		text := benchText(bc.dirty)
-		buf := make([]entity.Finding, 0, 16)
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetBytes(int64(len(text)))
-			b.ReportAllocs()
-			for b.Loop() {
-				buf = d.Find(text, buf[:0])
-			}
-		})
+		detectortest.BenchFind(b, d, bc.name, benchText(bc.dirty), true)
 	}
 }
 
@@ -317,14 +295,7 @@ func BenchmarkFindPathological(b *testing.B) {
 		{"url-schemes", "a://b:c@"},
 		{"colons", "a:"},
 	} {
-		text := strings.Repeat(bc.unit, size/len(bc.unit))
-		b.Run(bc.name, func(b *testing.B) {
-			b.SetBytes(int64(len(text)))
-			b.ReportAllocs()
-			for b.Loop() {
-				d.Find(text, nil)
-			}
-		})
+		detectortest.BenchFind(b, d, bc.name, strings.Repeat(bc.unit, size/len(bc.unit)), false)
 	}
 }
 
@@ -349,7 +320,7 @@ func FuzzLocality(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, unit string, a, b uint16) {
-		checkLocality(t, d, unit, int(a), int(b))
+		detectortest.CheckLocality(t, d, unit, int(a), int(b))
 	})
 }
 
@@ -366,39 +337,8 @@ func TestLocalityLongWindows(t *testing.T) {
 		}
 		t.Run(tt.name, func(t *testing.T) {
 			for _, ab := range [][2]int{{0, 0}, {7, 3}, {1000, 9999}, {12345, 17}} {
-				checkLocality(t, d, tt.text, ab[0], ab[1])
+				detectortest.CheckLocality(t, d, tt.text, ab[0], ab[1])
 			}
 		})
-	}
-}
-
-func checkLocality(t *testing.T, d *secrets.Detector, unit string, a, b int) {
-	t.Helper()
-	if unit == "" {
-		return
-	}
-	m := d.MaxLen()
-	text := strings.Repeat(unit+" ", 6*m/(len(unit)+1)+1)
-	lo := a % (len(text) / 3)
-	hi := len(text) - b%(len(text)/3)
-	inside := func(f entity.Finding) bool {
-		return (lo == 0 || f.Start >= lo+m) && (hi == len(text) || f.End <= hi-m)
-	}
-	want := map[entity.Finding]bool{}
-	for _, f := range d.Find(text, nil) {
-		if inside(f) {
-			want[f] = true
-		}
-	}
-	got := map[entity.Finding]bool{}
-	for _, f := range d.Find(text[lo:hi], nil) {
-		f.Start += lo
-		f.End += lo
-		if inside(f) {
-			got[f] = true
-		}
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Fatalf("window [%d:%d] of %d-byte text built from %q disagrees with the full scan (-full +window):\n%s", lo, hi, len(text), unit, diff)
 	}
 }

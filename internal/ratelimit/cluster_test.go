@@ -3,6 +3,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -320,4 +321,78 @@ func burst(t *testing.T, n int, url func(int) string, who func(int) (string, str
 	close(start)
 	wg.Wait()
 	return codes
+}
+
+// TestRedisClusterNodeDown kills one master of a real cluster: decisions
+// whose keys it holds fail (fast, once its breaker opens), and decisions on
+// the other masters carry on. A store-wide breaker would refuse them all.
+func TestRedisClusterNodeDown(t *testing.T) {
+	c := startRedisCluster(t)
+	reg := prometheus.NewRegistry()
+	st, err := NewStore(t.Context(), clusterConfig(c.Addrs, "closed"), nil, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := t.Context()
+
+	// One key on the master that dies, one on another master.
+	master := func(key string) string {
+		n, err := c.Client.MasterForKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.Options().Addr
+	}
+	p := fmt.Sprintf("nodedown-%d:", time.Now().UnixNano())
+	deadKey := p + "{a}:rpm"
+	var liveKey string
+	for i := 0; liveKey == ""; i++ {
+		if k := p + "{" + strconv.Itoa(i) + "}:rpm"; master(k) != master(deadKey) {
+			liveKey = k
+		}
+	}
+	claim := func(key string) []Claim {
+		return []Claim{{Kind: Bucket, Key: key, Quota: 1000, Window: time.Hour, Cost: 1}}
+	}
+	for _, k := range []string{deadKey, liveKey} {
+		if v, err := st.Acquire(ctx, claim(k)); err != nil || !v.Allowed {
+			t.Fatalf("Acquire(%s) before the outage = %+v, %v", k, v, err)
+		}
+	}
+
+	dead := master(deadKey)
+	for _, n := range c.Nodes {
+		if n.Addr == dead {
+			n.Kill()
+		}
+	}
+	// The dead node's breaker opens after a few failures; from then on its
+	// keys fail without a round trip.
+	var fastFail bool
+	for range 20 {
+		_, err := st.Acquire(ctx, claim(deadKey))
+		if !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("Acquire on the dead master = %v, want ErrUnavailable", err)
+		}
+		if !strings.Contains(err.Error(), dead) {
+			t.Errorf("error %q does not name the dead node %s", err, dead)
+		}
+		if strings.Contains(err.Error(), "waiting before retrying") {
+			fastFail = true
+			break
+		}
+	}
+	if !fastFail {
+		t.Fatal("the dead master's breaker never opened")
+	}
+	// While it is open, the other masters still decide.
+	for i := range 5 {
+		if v, err := st.Acquire(ctx, claim(liveKey)); err != nil || !v.Allowed {
+			t.Fatalf("Acquire %d on a live master while another is down = %+v, %v", i, v, err)
+		}
+	}
+	if got := metricValue(t, reg, "bulwark_limit_store_up", map[string]string{"store": "redis"}); got != 0 {
+		t.Errorf("bulwark_limit_store_up = %v with a master down, want 0", got)
+	}
 }

@@ -205,11 +205,12 @@ func (noRetry) NoRetry() bool { return true }
 // or fails. With one slot (and always on a single server) a decision is
 // one round trip, atomic.
 //
-// After breakerThreshold consecutive failures the store counts as down: a
+// After breakerThreshold consecutive failures a node counts as down: a
 // short breaker answers ErrUnavailable at once instead of letting every
 // request wait for a timeout, and the first calls after each pause probe
 // again, so service recovers by itself. A lone timeout under load fails
-// only its own request.
+// only its own request. On a cluster each master has its own breaker, so
+// a dead node fails the requests whose keys it holds and no others.
 type redisStore struct {
 	client   redis.UniversalClient
 	cluster  bool
@@ -220,11 +221,22 @@ type redisStore struct {
 	logger   *slog.Logger
 	metrics  *metrics
 
+	// store is the breaker of a single server, and on a cluster of the
+	// calls whose node is unknown (the slot map could not be loaded).
+	store breaker
+	nodes sync.Map // master address -> *breaker (cluster only)
+	// downNodes counts open breakers, for the store_up gauge.
+	downNodes atomic.Int32
+	argsPool  sync.Pool
+}
+
+// breaker is the failure state of one Redis server.
+type breaker struct {
+	addr      string
 	failures  atomic.Int32 // consecutive
 	downUntil atomic.Int64 // unix nanos; 0 when up
 	down      atomic.Bool
 	downSince atomic.Int64
-	argsPool  sync.Pool
 }
 
 // breakerPause is how long the store fails fast after an error before
@@ -268,6 +280,7 @@ func newRedisStore(ctx context.Context, cfg *config.LimitStore, logger *slog.Log
 	maint := &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	s := &redisStore{
 		addr:     rc.Address,
+		store:    breaker{addr: rc.Address},
 		prefix:   rc.KeyPrefix,
 		timeout:  timeout,
 		failOpen: cfg.FailureMode == "open",
@@ -276,6 +289,7 @@ func newRedisStore(ctx context.Context, cfg *config.LimitStore, logger *slog.Log
 	if len(rc.Addresses) > 0 {
 		s.cluster = true
 		s.addr = strings.Join(rc.Addresses, ",")
+		s.store.addr = s.addr
 		s.client = redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:    rc.Addresses,
 			Username: rc.Username,
@@ -328,7 +342,7 @@ func newRedisStore(ctx context.Context, cfg *config.LimitStore, logger *slog.Log
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := s.load(pctx); err != nil {
-		s.failed(err)
+		s.failed(&s.store, err)
 	}
 	return s, nil
 }
@@ -359,8 +373,8 @@ func (s *redisStore) eval(ctx context.Context, sc *script, args []any) *redis.Cm
 }
 
 func (s *redisStore) Acquire(ctx context.Context, claims []Claim) (Verdict, error) {
-	if err := s.gate(); err != nil {
-		return Verdict{}, err
+	if len(claims) == 0 {
+		return Verdict{Allowed: true, Denied: -1}, nil
 	}
 	v := Verdict{Denied: -1, Results: make([]ClaimResult, len(claims))}
 	if !s.cluster || len(claims) < 2 {
@@ -434,6 +448,10 @@ func (s *redisStore) acquireSlot(ctx context.Context, claims []Claim, idx []int,
 		}
 		return idx[j]
 	}
+	b := s.breakerFor(ctx, claims[at(0)].Key)
+	if err := b.gate(); err != nil {
+		return err
+	}
 	ap := s.argsPool.Get().(*[]any)
 	args := append((*ap)[:0], nil, nil, n)
 	for j := range n {
@@ -462,11 +480,11 @@ func (s *redisStore) acquireSlot(ctx context.Context, claims []Claim, idx []int,
 	s.argsPool.Put(ap)
 	s.metrics.storeDuration.WithLabelValues("redis", "acquire").Observe(time.Since(start).Seconds())
 	if err != nil {
-		return s.fail("acquire", err)
+		return s.fail(b, "acquire", err)
 	}
-	s.ok()
+	s.ok(b)
 	if len(res) != 3+4*n {
-		return s.fail("acquire", fmt.Errorf("acquire script returned %d values for %d claims", len(res), n))
+		return s.fail(b, "acquire", fmt.Errorf("acquire script returned %d values for %d claims", len(res), n))
 	}
 	v.Allowed = res[0] == 1
 	if !v.Allowed {
@@ -522,9 +540,6 @@ func (s *redisStore) Settle(ctx context.Context, adj []Adjustment) error {
 	if len(adj) == 0 {
 		return nil
 	}
-	if err := s.gate(); err != nil {
-		return err
-	}
 	if !s.cluster || len(adj) < 2 {
 		return s.settleSlot(ctx, "settle", adj)
 	}
@@ -551,6 +566,10 @@ func (s *redisStore) Settle(ctx context.Context, adj []Adjustment) error {
 // settleSlot runs the settle script over adj, one round trip; on a cluster
 // adj must share a hash slot.
 func (s *redisStore) settleSlot(ctx context.Context, op string, adj []Adjustment) error {
+	b := s.breakerFor(ctx, adj[0].Key)
+	if err := b.gate(); err != nil {
+		return err
+	}
 	args := make([]any, 0, 4+6*len(adj))
 	args = append(args, nil, nil, len(adj))
 	for i := range adj {
@@ -571,52 +590,80 @@ func (s *redisStore) settleSlot(ctx context.Context, op string, adj []Adjustment
 	err := s.eval(ctx, settleScript, args).Err()
 	s.metrics.storeDuration.WithLabelValues("redis", op).Observe(time.Since(start).Seconds())
 	if err != nil {
-		return s.fail(op, err)
+		return s.fail(b, op, err)
 	}
-	s.ok()
+	s.ok(b)
 	return nil
+}
+
+// breakerFor returns the breaker of the server that holds key: the master
+// of its slot on a cluster, the one server otherwise.
+func (s *redisStore) breakerFor(ctx context.Context, key string) *breaker {
+	cc, ok := s.client.(*redis.ClusterClient)
+	if !ok {
+		return &s.store
+	}
+	node, err := cc.MasterForKey(ctx, key)
+	if err != nil {
+		return &s.store
+	}
+	addr := node.Options().Addr
+	if b, ok := s.nodes.Load(addr); ok {
+		return b.(*breaker)
+	}
+	b, _ := s.nodes.LoadOrStore(addr, &breaker{addr: addr})
+	return b.(*breaker)
 }
 
 // gate fails fast while the breaker is open.
-func (s *redisStore) gate() error {
-	if until := s.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
-		return fmt.Errorf("%w: redis %s: waiting before retrying", ErrUnavailable, s.addr)
+func (b *breaker) gate() error {
+	if until := b.downUntil.Load(); until != 0 && time.Now().UnixNano() < until {
+		return fmt.Errorf("%w: redis %s: waiting before retrying", ErrUnavailable, b.addr)
 	}
 	return nil
 }
 
-func (s *redisStore) fail(op string, err error) error {
+func (s *redisStore) fail(b *breaker, op string, err error) error {
 	if errors.Is(err, context.Canceled) {
 		// The client went away; Redis may be fine.
 		return err
 	}
 	s.metrics.storeErrors.WithLabelValues("redis", op).Inc()
-	if s.failures.Add(1) >= breakerThreshold {
-		s.failed(err)
+	if b.failures.Add(1) >= breakerThreshold {
+		s.failed(b, err)
 	}
-	return fmt.Errorf("%w: redis %s: %s: %w", ErrUnavailable, s.addr, op, err)
+	return fmt.Errorf("%w: redis %s: %s: %w", ErrUnavailable, b.addr, op, err)
 }
 
-func (s *redisStore) failed(err error) {
-	s.downUntil.Store(time.Now().Add(breakerPause).UnixNano())
-	if s.down.CompareAndSwap(false, true) {
-		s.downSince.Store(time.Now().UnixNano())
-		s.metrics.storeUp.WithLabelValues("redis").Set(0)
+func (s *redisStore) failed(b *breaker, err error) {
+	b.downUntil.Store(time.Now().Add(breakerPause).UnixNano())
+	if b.down.CompareAndSwap(false, true) {
+		b.downSince.Store(time.Now().UnixNano())
+		if s.downNodes.Add(1) == 1 {
+			s.metrics.storeUp.WithLabelValues("redis").Set(0)
+		}
 		mode := "closed"
 		if s.failOpen {
 			mode = "open"
 		}
-		s.logger.Error("limit store unreachable", "error", err.Error(), "failure_mode", mode)
+		s.logger.Error("limit store unreachable", "node", b.addr, "error", err.Error(), "failure_mode", mode)
 	}
 }
 
-func (s *redisStore) ok() {
-	if s.failures.Load() != 0 {
-		s.failures.Store(0)
+func (s *redisStore) ok(b *breaker) {
+	if b.failures.Load() != 0 {
+		b.failures.Store(0)
 	}
-	if s.down.Load() && s.down.CompareAndSwap(true, false) {
-		s.downUntil.Store(0)
-		s.metrics.storeUp.WithLabelValues("redis").Set(1)
-		s.logger.Info("limit store recovered", "down_for", time.Since(time.Unix(0, s.downSince.Load())).String())
+	if b.down.Load() && b.down.CompareAndSwap(true, false) {
+		b.downUntil.Store(0)
+		if s.downNodes.Add(-1) == 0 {
+			s.metrics.storeUp.WithLabelValues("redis").Set(1)
+		}
+		s.logger.Info("limit store recovered", "node", b.addr, "down_for", time.Since(time.Unix(0, b.downSince.Load())).String())
+	}
+	// On a cluster, an answer from any node also clears the breaker of
+	// calls whose node was unknown (or of a cluster down at start).
+	if b != &s.store && s.store.down.Load() {
+		s.ok(&s.store)
 	}
 }

@@ -36,20 +36,24 @@ var errBadRow = errors.New("bad evaluation row")
 
 // evalRow is one JSONL row; other fields are ignored.
 type evalRow struct {
-	Text  string `json:"text"`
-	Label string `json:"label"`
+	Text  string          `json:"text"`
+	Label json.RawMessage `json:"label"`
 }
 
-// isPositive maps a label to the class; unknown labels are an error rather
-// than silently counted as benign.
-func isPositive(label string) (bool, error) {
-	switch label {
-	case "benign":
+// isPositive maps a label to the class: "benign", "injection" or
+// "jailbreak", or the 0/1 and false/true that public datasets use. Unknown
+// labels are an error rather than silently counted as benign.
+func isPositive(label json.RawMessage) (bool, error) {
+	switch string(label) {
+	case `"benign"`, `0`, `false`:
 		return false, nil
-	case "injection", "jailbreak":
+	case `"injection"`, `"jailbreak"`, `1`, `true`:
 		return true, nil
 	}
-	return false, fmt.Errorf("%w: label %q (want benign, injection or jailbreak)", errBadRow, label)
+	if len(label) == 0 {
+		return false, fmt.Errorf("%w: no label", errBadRow)
+	}
+	return false, fmt.Errorf("%w: label %s (want \"benign\", \"injection\", \"jailbreak\", 0, 1, false or true)", errBadRow, label)
 }
 
 // tally accumulates decisions and latencies.

@@ -59,14 +59,14 @@ func TestEvaluate(t *testing.T) {
 	// a: one true positive, one false negative, one true negative.
 	a := writeJSONL(t, "a.jsonl",
 		`{"text":"evil","label":"injection","source":"x","license":"y"}`,
-		`{"text":"hello","label":"jailbreak"}`,
-		`{"text":"fine","label":"benign"}`,
+		`{"text":"hello","label":1}`,
+		`{"text":"fine","label":false}`,
 	)
 	// b: one true positive, one false positive, one true negative.
 	b := writeJSONL(t, "b.jsonl",
 		`{"text":"so evil","label":"jailbreak"}`,
 		`{"text":"evil","label":"benign"}`,
-		`{"text":"ok","label":"benign"}`,
+		`{"text":"ok","label":0}`,
 	)
 	var out strings.Builder
 	got, err := Evaluate(t.Context(), m, []string{a, b}, 0, &out)
@@ -141,6 +141,8 @@ func TestEvaluateErrors(t *testing.T) {
 	}{
 		{name: "missing file", ctx: t.Context(), file: filepath.Join(t.TempDir(), "none.jsonl"), wantErr: os.ErrNotExist},
 		{name: "unknown label", ctx: t.Context(), file: writeJSONL(t, "l.jsonl", `{"text":"x","label":"spam"}`), wantErr: errBadRow, wantMsg: "row 1"},
+		{name: "other number", ctx: t.Context(), file: writeJSONL(t, "n.jsonl", `{"text":"x","label":0}`, `{"text":"x","label":2}`), wantErr: errBadRow, wantMsg: "row 2"},
+		{name: "no label", ctx: t.Context(), file: writeJSONL(t, "m.jsonl", `{"text":"x"}`), wantErr: errBadRow, wantMsg: "row 1"},
 		{name: "bad json", ctx: t.Context(), file: writeJSONL(t, "j.jsonl", `{"text":"x","label":"benign"}`, `{"text":`), wantMsg: "row 2"},
 		{name: "canceled", ctx: canceled, file: good, wantErr: context.Canceled},
 	}

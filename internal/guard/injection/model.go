@@ -138,7 +138,7 @@ func (m *Model) scoreNormalized(sc *scratch, text []byte) float64 {
 	if m.hidden > 0 {
 		m.hiddenSums(sc, ntok)
 	}
-	sc.wins = m.cfg.Windows(sc.wins[:0], ntok)
+	sc.wins = m.cfg.Windows(sc.wins[:0], ntok, sc.buf.Breaks)
 	best := math.Inf(-1)
 	for _, w := range sc.wins {
 		n := sc.buf.TokEnd[w.End-1]

@@ -53,6 +53,7 @@ type options struct {
 	epochs, synthetic, synthetic2    int
 	planted, bag                     int
 	plantedWeight                    float64
+	hijack                           int
 	hidden                           int
 	rowBits                          uint
 	lr, l2, targetFPR, targetHardFPR float64
@@ -76,12 +77,14 @@ func parseFlags(args []string) (options, error) {
 	skip := fs.Uint("skip", 3, "largest skip-bigram distance (0 disables)")
 	short := fs.Uint("short-max", 4, "texts of at most this many tokens get a length feature (0 disables)")
 	window := fs.Uint("window", 16, "tokens per scoring window")
+	sentences := fs.Bool("sentences", false, "also score every sentence shorter than a window on its own (measured, not adopted: docs/guard-classifier.md)")
 	stride := fs.Uint("stride", 4, "tokens between windows")
 	fs.IntVar(&o.epochs, "epochs", 10, "training epochs")
 	fs.IntVar(&o.hidden, "hidden", 0, "hidden units over the word-level features (0: linear model only)")
 	fs.UintVar(&o.rowBits, "hidden-row-bits", 16, "log2 embedding rows of the hidden layer")
 	fs.IntVar(&o.synthetic, "synthetic", 3000, "generated attacks (and as many generated hard benign rows) to add")
 	fs.IntVar(&o.synthetic2, "synthetic2", 6000, "attacks (and as many benign rows) to add from the second generator (augment2.go)")
+	fs.IntVar(&o.hijack, "hijack", 0, "overrides to join to training-split benign prompts, each with a benign twin (augment4.go; measured, not adopted)")
 	fs.IntVar(&o.planted, "planted", 3000, "instructions to plant in training-split benign rows, each with a benign twin (augment3.go)")
 	fs.Float64Var(&o.plantedWeight, "planted-weight", 1, "group multiplier of the planted rows and their twins")
 	fs.IntVar(&o.bag, "bag", 1, "linear models trained on different shuffles whose weights are averaged (not with -hidden)")
@@ -95,7 +98,7 @@ func parseFlags(args []string) (options, error) {
 	if o.out == "" {
 		return o, errors.New("-out is required")
 	}
-	o.cfg = feature.Config{Bits: uint8(*bits), CharMin: uint8(*cmin), CharMax: uint8(*cmax), SkipMax: uint8(*skip), ShortMax: uint8(*short), Window: uint16(*window), Stride: uint16(*stride)}
+	o.cfg = feature.Config{Bits: uint8(*bits), CharMin: uint8(*cmin), CharMax: uint8(*cmax), SkipMax: uint8(*skip), ShortMax: uint8(*short), Window: uint16(*window), Stride: uint16(*stride), Sentences: *sentences}
 	if err := o.cfg.Validate(); err != nil {
 		return o, err
 	}
@@ -300,16 +303,21 @@ func fitModel(o options, rows []*row, stdout io.Writer) (*feature.Params, *injec
 // plantedConfig describes the third generator's settings for the
 // provenance; empty when it is off, so that older models reproduce.
 func plantedConfig(o options) string {
-	if o.planted == 0 {
-		return ""
+	var s string
+	if o.planted != 0 {
+		s = fmt.Sprintf(" planted=%d planted-weight=%g", o.planted, o.plantedWeight)
 	}
-	return fmt.Sprintf(" planted=%d planted-weight=%g", o.planted, o.plantedWeight)
+	if o.hijack != 0 {
+		s += fmt.Sprintf(" hijack=%d", o.hijack)
+	}
+	return s
 }
 
 // withPlanted appends the planted rows of the third generator, built from
 // the current training split.
 func withPlanted(o options, rows []*row) []*row {
 	planted := plantRows(rand.New(rand.NewPCG(o.seed, 0x91a47)), rows, o.planted)
+	planted = append(planted, hijackRows(rand.New(rand.NewPCG(o.seed, 0x41ac)), rows, o.hijack)...)
 	return append(rows[:len(rows):len(rows)], planted...)
 }
 
@@ -445,7 +453,7 @@ func provenance(o options, rows []*row, threshold float64) string {
 	// Paths are left out so that the same data gives the same bytes
 	// wherever it lives.
 	fmt.Fprintf(&b, "command: go run ./internal/guard/injection/train -data DIR -out FILE -seed %d\n", o.seed)
-	fmt.Fprintf(&b, "config: %+v epochs=%d hidden=%d row-bits=%d lr=%g l2=%g synthetic=%d synthetic2=%d%s target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", o.cfg, o.epochs, o.hidden, o.rowBits, o.lr, o.l2, o.synthetic, o.synthetic2, plantedConfig(o), o.targetFPR, o.targetHardFPR, threshold)
+	fmt.Fprintf(&b, "config: %s epochs=%d hidden=%d row-bits=%d lr=%g l2=%g synthetic=%d synthetic2=%d%s target-fpr=%g target-hard-fpr=%g threshold=%.4f\n", configString(o.cfg), o.epochs, o.hidden, o.rowBits, o.lr, o.l2, o.synthetic, o.synthetic2, plantedConfig(o), o.targetFPR, o.targetHardFPR, threshold)
 	for _, f := range files {
 		var ls []string
 		for l := range licenses[f] {
@@ -537,4 +545,14 @@ func printCurve(w io.Writer, m *injection.Model, rows []*row) {
 	for t := 0.3; t < 0.96; t += 0.05 {
 		fmt.Fprintf(w, "  t=%.2f recall=%.4f fpr=%.4f hard-fpr=%.4f\n", t, rateAbove(pos, t), rateAbove(neg, t), rateAbove(hard, t))
 	}
+}
+
+// configString prints c as models before Config.Sentences recorded it, so
+// that a model trained without sentence windows reproduces byte for byte.
+func configString(c feature.Config) string {
+	s := fmt.Sprintf("{Bits:%d CharMin:%d CharMax:%d SkipMax:%d ShortMax:%d Window:%d Stride:%d", c.Bits, c.CharMin, c.CharMax, c.SkipMax, c.ShortMax, c.Window, c.Stride)
+	if c.Sentences {
+		s += " Sentences:true"
+	}
+	return s + "}"
 }

@@ -328,3 +328,31 @@ func TestPlantRowsUsesTrainingHostsOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestHijackRows(t *testing.T) {
+	rows := []*row{
+		{file: "benign_selfinstruct.jsonl", group: "benign_selfinstruct.jsonl", Label: "benign", split: splitTrain, Text: "What is the capital of Peru?"},
+		{file: "benign_selfinstruct.jsonl", group: "benign_selfinstruct.jsonl", Label: "benign", split: splitVal, Text: "Validation prompt that must never be a host."},
+		{file: "benign_gsm8k.jsonl", group: "benign_gsm8k.jsonl", Label: "benign", split: splitTest, Text: "Held-out prompt that must never be a host."},
+		{file: "train/hard_benign.jsonl", group: "handwritten", Label: "benign", split: splitTrain, Text: "Hand-written row that must never be a host."},
+		{file: "injection_garak.jsonl", group: "injection_garak.jsonl", Label: "injection", split: splitTrain, Text: "An attack that must never be a host."},
+	}
+	got := hijackRows(rand.New(rand.NewPCG(1, 2)), rows, 50)
+	if len(got) != 100 {
+		t.Fatalf("hijackRows(n=50) returned %d rows, want 100", len(got))
+	}
+	for i, r := range got {
+		if !strings.Contains(strings.ToLower(r.Text), "what is the capital of peru?") || strings.Contains(r.Text, "must never") {
+			t.Errorf("row %d = %q, want the training host only", i, r.Text)
+		}
+		if wantPos := i%2 == 0; r.positive() != wantPos || r.split != splitTrain {
+			t.Errorf("row %d: label %q split %d, want attacks and benign twins alternating, all training", i, r.Label, r.split)
+		}
+	}
+	again := hijackRows(rand.New(rand.NewPCG(1, 2)), rows, 50)
+	for i := range got {
+		if got[i].Text != again[i].Text {
+			t.Fatalf("hijackRows is not deterministic at row %d: %q vs %q", i, got[i].Text, again[i].Text)
+		}
+	}
+}

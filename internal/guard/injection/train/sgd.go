@@ -41,7 +41,7 @@ func featurize(cfg feature.Config, exp *textnorm.Expander, buf *feature.Buf, tex
 		if hidden {
 			in.wordEnd = append([]int32(nil), buf.WordEnd...)
 		}
-		in.wins = cfg.Windows(nil, len(in.tokEnd))
+		in.wins = cfg.Windows(nil, len(in.tokEnd), buf.Breaks)
 		out = append(out, in)
 	}
 	return out

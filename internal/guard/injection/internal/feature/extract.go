@@ -33,6 +33,12 @@ type Config struct {
 	// keeps an instruction hidden in a long document from being averaged
 	// away.
 	Window, Stride uint16
+	// Sentences adds every sentence of at least minSentence and fewer than
+	// Window tokens as a window of its own. An override is usually a
+	// sentence of its own, and a fixed window that also holds the task after
+	// it ("Ignore previous instructions. What is the capital of France?")
+	// lets the task's benign words outweigh it.
+	Sentences bool
 }
 
 // Validate reports whether c describes a usable feature space.
@@ -64,8 +70,10 @@ type Buf struct {
 	// word, its bigram and skip-bigrams), which come before its character
 	// n-grams: Idx[TokEnd[t-1]:WordEnd[t]]. The hidden layer reads only these.
 	WordEnd []int32
-	word    []byte
-	offs    []int32
+	// Breaks holds the index of every token that ends a sentence.
+	Breaks []int32
+	word   []byte
+	offs   []int32
 }
 
 // Span is a half-open range of tokens.
@@ -90,6 +98,7 @@ func (c Config) Extract(b *Buf, text []byte) {
 	b.Idx = b.Idx[:0]
 	b.TokEnd = b.TokEnd[:0]
 	b.WordEnd = b.WordEnd[:0]
+	b.Breaks = b.Breaks[:0]
 	shift := 32 - uint32(c.Bits)
 	var prev uint32
 	havePrev := false
@@ -129,6 +138,9 @@ func (c Config) Extract(b *Buf, text []byte) {
 			if len(tok) > 1 {
 				c.charGrams(b, tok, shift)
 			}
+		}
+		if c.Sentences && endsSentence(tok) {
+			b.Breaks = append(b.Breaks, int32(len(b.TokEnd)))
 		}
 		if len(b.WordEnd) < len(b.TokEnd)+1 {
 			b.WordEnd = append(b.WordEnd, int32(len(b.Idx)))
@@ -190,17 +202,59 @@ func (c Config) charGramsRunes(b *Buf, shift uint32) {
 
 // Windows appends the token spans scored for a text of n tokens: one span if
 // the text fits a window, else windows every Stride tokens with the last one
-// aligned to the end.
-func (c Config) Windows(dst []Span, n int) []Span {
+// aligned to the end; and with Sentences, every sentence of at least
+// minSentence and fewer than Window tokens. breaks are the sentence ends
+// (Buf.Breaks).
+func (c Config) Windows(dst []Span, n int, breaks []int32) []Span {
 	w, s := int(c.Window), int(c.Stride)
 	if n <= w {
-		return append(dst, Span{0, n})
+		dst = append(dst, Span{0, n})
+	} else {
+		start := 0
+		for ; start+w < n; start += s {
+			dst = append(dst, Span{start, start + w})
+		}
+		dst = append(dst, Span{n - w, n})
 	}
-	start := 0
-	for ; start+w < n; start += s {
-		dst = append(dst, Span{start, start + w})
+	if !c.Sentences || len(breaks) == 0 {
+		return dst
 	}
-	return append(dst, Span{n - w, n})
+	prev := 0
+	for _, b := range breaks {
+		end := int(b) + 1
+		if l := end - prev; l >= minSentence && l < min(w, n) {
+			dst = append(dst, Span{prev, end})
+		}
+		prev = end
+	}
+	if l := n - prev; prev > 0 && l >= minSentence && l < min(w, n) {
+		dst = append(dst, Span{prev, n})
+	}
+	return dst
+}
+
+// minSentence is the shortest sentence, in tokens with its final
+// punctuation, that is scored on its own: "ok ." is not a window.
+const minSentence = 4
+
+// endsSentence reports punctuation tokens that end a sentence ("." "?!"
+// "\".") and separator runs ("-----", "====") that end a section.
+func endsSentence(tok []byte) bool {
+	stop, run := false, 0
+	for i, c := range tok {
+		switch {
+		case c == '.' || c == '!' || c == '?':
+			stop = true
+		case c == '-' || c == '=' || c == '_' || c == '*' || c == '#' || c == '~':
+			if i > 0 && tok[i-1] == c {
+				run++
+			}
+		case c == '"' || c == '\'' || c == ')' || c == ']':
+		default:
+			return false
+		}
+	}
+	return stop || run >= 2
 }
 
 func hashBytes(h uint32, b []byte) uint32 {

@@ -17,7 +17,7 @@ import (
 // Params is a trained model as stored on disk.
 //
 // File layout (little-endian): magic "BWINJ1\n\x00", Config (Bits, CharMin,
-// CharMax: 1 byte each; SkipMax in the low and ShortMax in the high nibble
+// CharMax: 1 byte each; SkipMax in the low three bits, Sentences in bit 3 and ShortMax in the high nibble
 // of 1 byte; Window, Stride: 2 bytes each), Bias, Threshold,
 // Scale (float32 each), the length of the metadata, the metadata (free-form
 // UTF-8 provenance), the DEFLATE-compressed weights (int16 each, 1<<Bits of
@@ -68,6 +68,10 @@ var (
 	magicMLP = []byte("BWINJ2\n\x00")
 )
 
+// sentenceBit is Config.Sentences, stored in the byte of SkipMax (at most 4,
+// so three bits), which older files leave zero.
+const sentenceBit = 0x08
+
 // errCorrupt marks a model file that cannot be used.
 var errCorrupt = errors.New("corrupt model file")
 
@@ -97,7 +101,11 @@ func (p *Params) MarshalBinary() ([]byte, error) {
 	} else {
 		buf.Write(magic)
 	}
-	buf.Write([]byte{p.Bits, p.CharMin, p.CharMax, p.SkipMax | p.ShortMax<<4})
+	var sent byte
+	if p.Sentences {
+		sent = sentenceBit
+	}
+	buf.Write([]byte{p.Bits, p.CharMin, p.CharMax, p.SkipMax | sent | p.ShortMax<<4})
 	le := binary.LittleEndian
 	buf.Write(le.AppendUint16(nil, p.Window))
 	buf.Write(le.AppendUint16(nil, p.Stride))
@@ -154,7 +162,7 @@ func Parse(data []byte) (*Params, error) {
 	}
 	p := &Params{}
 	p.Bits, p.CharMin, p.CharMax = body[8], body[9], body[10]
-	p.SkipMax, p.ShortMax = body[11]&0x0f, body[11]>>4
+	p.SkipMax, p.Sentences, p.ShortMax = body[11]&0x07, body[11]&sentenceBit != 0, body[11]>>4
 	p.Window, p.Stride = le.Uint16(body[12:]), le.Uint16(body[14:])
 	p.Bias = math.Float32frombits(le.Uint32(body[16:]))
 	p.Threshold = math.Float32frombits(le.Uint32(body[20:]))

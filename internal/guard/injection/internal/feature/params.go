@@ -17,8 +17,9 @@ import (
 // Params is a trained model as stored on disk.
 //
 // File layout (little-endian): magic "BWINJ1\n\x00", Config (Bits, CharMin,
-// CharMax: 1 byte each; SkipMax in the low three bits, Sentences in bit 3 and ShortMax in the high nibble
-// of 1 byte; Window, Stride: 2 bytes each), Bias, Threshold,
+// CharMax: 1 byte each; SkipMax in the low three bits, Sentences in bit 3
+// and ShortMax in the high nibble of 1 byte; Window, Stride: 2 bytes each),
+// Bias, Threshold,
 // Scale (float32 each), the length of the metadata, the metadata (free-form
 // UTF-8 provenance), the DEFLATE-compressed weights (int16 each, 1<<Bits of
 // them), and a CRC-32 (IEEE) of everything before it. Weights are quantised

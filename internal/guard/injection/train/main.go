@@ -54,6 +54,7 @@ type options struct {
 	planted, bag                     int
 	plantedWeight                    float64
 	hijack                           int
+	thresholdFolds                   int
 	hidden                           int
 	rowBits                          uint
 	lr, l2, targetFPR, targetHardFPR float64
@@ -87,6 +88,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.hijack, "hijack", 0, "overrides to join to training-split benign prompts, each with a benign twin (augment4.go; measured, not adopted)")
 	fs.IntVar(&o.planted, "planted", 3000, "instructions to plant in training-split benign rows, each with a benign twin (augment3.go)")
 	fs.Float64Var(&o.plantedWeight, "planted-weight", 1, "group multiplier of the planted rows and their twins")
+	fs.IntVar(&o.thresholdFolds, "threshold-folds", 0, "also score the hand-written hard benign training rows out of fold (K models on the rest) and set the threshold on them and the validation rows together (0: validation rows only)")
 	fs.IntVar(&o.bag, "bag", 1, "linear models trained on different shuffles whose weights are averaged (not with -hidden)")
 	fs.Float64Var(&o.lr, "lr", 0.3, "AdaGrad learning rate")
 	fs.Float64Var(&o.l2, "l2", 1e-5, "L2 penalty on touched weights")
@@ -228,11 +230,22 @@ func fitModel(o options, rows []*row, stdout io.Writer) (*feature.Params, *injec
 	var exp textnorm.Expander
 	var buf feature.Buf
 	var exs []example
+	var fold []int // per example: its out-of-fold fold, or -1
 	for _, r := range rows {
 		if r.split != splitTrain {
 			continue
 		}
+		f := -1
+		if o.thresholdFolds > 0 && isHardBenign(r) && r.group == "handwritten" {
+			// Hand-written rows never host generated rows, so a fold's
+			// text cannot reach the other folds' training data.
+			f = int(fnvString(r.Text) % uint64(o.thresholdFolds))
+		}
+		fold = append(fold, f)
 		ex := example{inst: featurize(o.cfg, &exp, &buf, r.Text, o.hidden > 0)}
+		if f >= 0 {
+			ex.text = r.Text
+		}
 		w := weight(r) * float64(nTrain) / 2
 		if r.positive() {
 			ex.y, ex.weight = 1, float32(w/posW)
@@ -292,6 +305,14 @@ func fitModel(o options, rows []*row, stdout io.Writer) (*feature.Params, *injec
 	// rate over all benign validation rows, and a looser one over the hard
 	// benign rows (hand-written and WildGuard), which the pooled rate would
 	// otherwise hide among thousands of easy sentences.
+	if o.thresholdFolds > 0 {
+		oof, err := outOfFoldScores(o, exs, fold)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		fmt.Fprintf(stdout, "threshold: %d hand-written hard benign training rows scored out of fold (%d folds)\n", len(oof), o.thresholdFolds)
+		hardScores = append(hardScores, oof...)
+	}
 	threshold := max(chooseThreshold(negScores, o.targetFPR), chooseThreshold(hardScores, o.targetHardFPR))
 	params.Threshold = float32(threshold)
 	fmt.Fprintf(stdout, "validation: %d benign (%d hard), %d attacks; threshold %.4f (target FPR %.3f, hard %.3f) gives FPR %.4f, hard FPR %.4f, recall %.4f\n",
@@ -309,6 +330,9 @@ func plantedConfig(o options) string {
 	}
 	if o.hijack != 0 {
 		s += fmt.Sprintf(" hijack=%d", o.hijack)
+	}
+	if o.thresholdFolds != 0 {
+		s += fmt.Sprintf(" threshold-folds=%d", o.thresholdFolds)
 	}
 	return s
 }
@@ -555,4 +579,44 @@ func configString(c feature.Config) string {
 		s += " Sentences:true"
 	}
 	return s + "}"
+}
+
+// outOfFoldScores trains one linear model per fold on every training
+// example outside it, and scores the fold's rows (fold[i] == k) with it.
+// The threshold rule otherwise rests on about 120 hard benign validation
+// rows, so that two or three of them decide it and it moves by ±0.2
+// between seeds.
+func outOfFoldScores(o options, exs []example, fold []int) ([]float64, error) {
+	var scores []float64
+	for k := range o.thresholdFolds {
+		var train []example
+		for i, ex := range exs {
+			if fold[i] != k {
+				train = append(train, ex)
+			}
+		}
+		tr := newTrainer(o.cfg.Bits, o.lr, o.l2)
+		tr.fit(train, o.epochs, rand.New(rand.NewPCG(o.seed, o.seed^0x5eed+uint64(k)+1)))
+		q, scale := tr.quantize()
+		m, err := load(&feature.Params{Config: o.cfg, Bias: float32(tr.bias), Threshold: 0.5, Scale: scale, Weights: q})
+		if err != nil {
+			return nil, err
+		}
+		for i, ex := range exs {
+			if fold[i] == k {
+				scores = append(scores, m.Score(ex.text))
+			}
+		}
+	}
+	return scores, nil
+}
+
+// fnvString is FNV-1a over s: a stable fold assignment.
+func fnvString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }

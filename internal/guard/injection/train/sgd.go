@@ -24,6 +24,7 @@ type example struct {
 	inst   []instance
 	y      float32
 	weight float32
+	text   string // kept only for rows scored out of fold
 }
 
 // featurize expands and extracts features exactly as Model.Score does.
